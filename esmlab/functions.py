@@ -1,0 +1,174 @@
+"""Lambda functions: a Python callable registered under a name, with a timeout and a simulated run time.
+
+The function also exists in moto (``get_function`` works, it has an ARN and an execution role), but
+moto never runs it: the mapping runtime calls :meth:`Function.execute`, which decides, as Lambda
+would, whether the invocation succeeded, raised, timed out or returned something unusable.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import traceback
+import zipfile
+from dataclasses import dataclass
+
+# The three AWS managed policies a default execution role carries, so that a mapping on any
+# source works out of the box (fact base §2.8).
+MANAGED_POLICIES = (
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
+)
+TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+class LambdaContext:
+    """The ``context`` argument, with the attributes of Lambda's Python context object.
+
+    https://docs.aws.amazon.com/lambda/latest/dg/python-context.html
+    """
+
+    def __init__(self, function, request_id, clock):
+        self.aws_request_id = request_id
+        self.function_name = function.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function.arn
+        self.function_arn = function.arn
+        self.memory_limit_in_mb = 128
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = f"esmlab/[$LATEST]{request_id.replace('-', '')}"
+        self._deadline = clock.now + function.timeout
+        self._clock = clock
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(round((self._deadline - self._clock.now) * 1000)))
+
+
+@dataclass
+class Result:
+    """What one invocation did, as the event source mapping sees it."""
+
+    outcome: str  #: ``ok``, ``error`` or ``timeout``
+    duration: float  #: simulated seconds from start to end
+    returned: object = None  #: the response, after the JSON round trip Lambda makes
+    error: dict | None = None  #: ``errorType`` and ``errorMessage`` when it failed
+
+
+class Function:
+    """A registered handler. Calling it calls the handler, so it still works in plain tests."""
+
+    def __init__(self, name, handler, *, timeout, duration, reserved_concurrency, arn, role):
+        self.name, self.handler = name, handler
+        self.timeout, self.duration = timeout, duration
+        self.reserved_concurrency = reserved_concurrency
+        self.arn, self.role = arn, role
+
+    def __call__(self, event, context=None):
+        return self.handler(event, context)
+
+    def __repr__(self):
+        return f"<Function {self.name} timeout={self.timeout}s>"
+
+    def run_time(self, event) -> float:
+        value = self.duration(event) if callable(self.duration) else self.duration
+        if value is None or value < 0:
+            raise ValueError(f"duration of {self.name} must be >= 0 seconds, got {value!r}")
+        return float(value)
+
+    def execute(self, event, context) -> Result:
+        """Run the handler now; never raises for the handler's own failures."""
+        seconds = self.run_time(event)
+        try:
+            returned = self.handler(event, context)
+        except Exception as exc:  # the handler's error becomes a function error, as in Lambda
+            # Lambda's Python runtime reports errorType (the class) and errorMessage:
+            # https://docs.aws.amazon.com/lambda/latest/dg/python-exceptions.html
+            error = {
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "stackTrace": traceback.format_tb(exc.__traceback__)[-3:],
+            }
+            return Result("error", min(seconds, self.timeout), error=error)
+        if seconds > self.timeout:
+            message = f"Task timed out after {self.timeout:.2f} seconds"
+            return Result("timeout", self.timeout, error={"errorMessage": message})
+        try:
+            # Lambda serialises the response to JSON; the mapping reads that JSON back.
+            returned = json.loads(json.dumps(returned))
+        except (TypeError, ValueError) as exc:
+            error = {
+                "errorType": "Runtime.MarshalError",
+                "errorMessage": f"Unable to marshal response: {exc}",
+            }
+            return Result("error", seconds, error=error)
+        return Result("ok", seconds, returned=returned)
+
+
+def zip_stub() -> bytes:
+    """A deployment package for moto's record of the function (moto never runs it)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+    return buffer.getvalue()
+
+
+def register(lab, name, handler, *, timeout, duration, reserved_concurrency, role) -> Function:
+    """Create the function (and a default role) in moto, and return its runnable twin."""
+    if not 1 <= timeout <= 900:
+        # Lambda's timeout range: https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
+        raise ValueError(f"timeout must be 1 to 900 seconds, got {timeout}")
+    lam = lab.client("lambda")
+    role_arn = role or default_role(lab, name)
+    try:
+        lam.delete_function(FunctionName=name)  # re-running a notebook cell replaces the function
+        lab.functions.pop(name, None)
+    except lam.exceptions.ResourceNotFoundException:
+        pass
+    created = lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="index.handler",
+        Code={"ZipFile": zip_stub()},
+        Timeout=int(timeout),
+    )
+    if reserved_concurrency is not None:
+        lam.put_function_concurrency(
+            FunctionName=name, ReservedConcurrentExecutions=reserved_concurrency
+        )
+    function = Function(
+        name,
+        handler,
+        timeout=timeout,
+        duration=duration,
+        reserved_concurrency=reserved_concurrency,
+        arn=created["FunctionArn"],
+        role=role_arn,
+    )
+    lab.functions[name] = function
+    return function
+
+
+def default_role(lab, name) -> str:
+    iam = lab.client("iam")
+    role_name = f"{name}-role"[:64]
+    try:
+        return iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+    for policy in MANAGED_POLICIES:
+        iam.attach_role_policy(RoleName=role_name, PolicyArn=policy)
+    return arn

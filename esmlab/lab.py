@@ -1,0 +1,215 @@
+"""The Lab: one simulated AWS account, clock and mapping runtime, driven from a notebook or a test.
+
+    with Lab(seed=7) as lab:
+        sqs = lab.client("sqs")
+        ...
+        lab.run(until=60)
+
+Opening a Lab sets fake credentials (before any client exists), starts moto, freezes time at
+:data:`esmlab.clock.START`, seeds moto's and esmlab's random sources, and routes the Lambda
+mapping API to esmlab. Only one Lab is open at a time: opening a new one closes the previous one,
+so re-running a notebook cell just works.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import uuid
+
+import boto3
+from botocore.config import Config
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.moto_api._internal import mock_random
+from moto.sqs.models import sqs_backends
+
+from . import mapping_api, moto_sqs
+from .clock import START, Clock
+from .concurrency import Concurrency
+from .functions import register
+from .ledger import Ledger, conservation
+from .sqs_poller import SqsPoller
+from .trace import Trace
+
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    # botocore's account-ID endpoints break moto's DynamoDB Streams (measured, issue 3).
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+}
+
+_open_lab = None
+
+
+def _fake_credentials(region):
+    """No lab may ever reach a real account: real credentials are replaced before any client."""
+    os.environ.update(FAKE_ENV)
+    os.environ["AWS_DEFAULT_REGION"] = region
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        os.environ.pop(name, None)
+
+
+class Lab:
+    """A simulated AWS account with Lambda event source mappings. See the module docstring."""
+
+    def __init__(self, seed: int = 0, region: str = "us-east-1", account_concurrency: int = 1000):
+        global _open_lab
+        if _open_lab is not None:
+            _open_lab.close()
+        _fake_credentials(region)
+        self.seed, self.region, self.account_id = seed, region, DEFAULT_ACCOUNT_ID
+        self.random = random.Random(seed)
+        self.clock = Clock()
+        self._mock = mock_aws(
+            config={
+                "iam": {"load_aws_managed_policies": True},
+                "lambda": {"use_docker": False},
+                "core": {"reset_boto3_session": True},
+            }
+        )
+        self._mock.start()
+        mock_random.seed(seed)
+        self.trace = Trace()
+        self.ledger = Ledger(self)
+        self.concurrency = Concurrency(self, account_concurrency)
+        self.functions: dict = {}
+        self.mappings: dict = {}
+        self.clients: dict = {}
+        self._internal: dict = {}
+        self._pollers: dict = {}
+        moto_sqs.install(self.ledger)
+        mapping_api.install(self)
+        self.closed = False
+        _open_lab = self
+
+    # --- the learner's API ---------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """Simulated seconds since the lab started (inside a handler: the invocation's start)."""
+        return self.clock.now
+
+    def client(self, service: str):
+        """A boto3 client bound to this lab's moto and clock (the same one on every call)."""
+        if service not in self.clients:
+            self.clients[service] = self._make_client(service)
+        return self.clients[service]
+
+    def function(self, name, handler=None, *, timeout=3, duration=0.0, reserved_concurrency=None,
+                 role=None):
+        """Register ``handler`` as the Lambda function ``name``; a decorator if handler is None.
+
+        ``duration``: simulated seconds one invocation runs (a number, or a callable of the
+        event). A run longer than ``timeout`` ends as a timeout error at ``timeout``.
+        """
+        def make(fn):
+            return register(self, name, fn, timeout=timeout, duration=duration,
+                            reserved_concurrency=reserved_concurrency, role=role)
+        return make if handler is None else make(handler)
+
+    def run(self, until: float) -> None:
+        """Process every simulated event up to ``until`` seconds; call again to go further."""
+        self._check_open()
+        self.clock.run(until)
+
+    def conservation(self):
+        """Where every message that entered a queue is now (see :mod:`esmlab.ledger`)."""
+        return conservation(self)
+
+    def close(self) -> None:
+        global _open_lab
+        if self.closed:
+            return
+        for poller in self._pollers.values():
+            poller.stop()
+        mapping_api.uninstall(self)
+        moto_sqs.uninstall()
+        self._mock.stop()
+        self.clock.stop()
+        self.closed = True
+        if _open_lab is self:
+            _open_lab = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- used by the runtime -------------------------------------------------------------------
+
+    def _check_open(self):
+        if self.closed:
+            raise RuntimeError("this Lab is closed (a newer Lab was opened, or close() was called)")
+
+    def _make_client(self, service):
+        config = Config(retries={"max_attempts": 1, "mode": "standard"})
+        return boto3.session.Session(region_name=self.region).client(service, config=config)
+
+    def internal_client(self, service):
+        """The runtime's own clients, kept apart from the learner's."""
+        if service not in self._internal:
+            self._internal[service] = self._make_client(service)
+        return self._internal[service]
+
+    def datetime(self) -> dt.datetime:
+        return START + dt.timedelta(seconds=self.now)
+
+    def new_request_id(self) -> str:
+        return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+
+    def sqs_backend(self):
+        return sqs_backends[self.account_id][self.region]
+
+    def queue_by_arn(self, arn):
+        name = arn.rsplit(":", 1)[-1]
+        if not arn.startswith(f"arn:aws:sqs:{self.region}:{self.account_id}:"):
+            return None
+        return self.sqs_backend().queues.get(name)
+
+    def queue_url(self, arn) -> str:
+        name = arn.rsplit(":", 1)[-1]
+        return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{name}"
+
+    def sqs_arrival(self, queue, message):
+        """A message entered ``queue``: wake the pollers of its mappings (when it is visible)."""
+        delay = max(0.0, (message.delayed_until - moto_sqs.now_ms()) / 1000)
+        for poller in self._pollers.values():
+            if poller.queue_arn == queue.queue_arn:
+                self.clock.after(delay, poller.on_available) if delay else poller.on_available()
+        expires = int(queue.message_retention_period)
+        self.clock.after(expires, self._expire, queue.queue_arn)
+
+    def _expire(self, queue_arn):
+        queue = self.queue_by_arn(queue_arn)
+        if queue is not None:
+            moto_sqs.expire_messages(queue)
+
+    def record_state(self, mapping):
+        self.trace.add(self.now, "state", mapping=mapping.uuid, source=mapping.source_arn,
+                       detail={"state": mapping.state})
+
+    def settle(self, mapping, state):
+        """End a transitional state (M8): start or stop the mapping's pollers."""
+        if mapping.state in ("Disabling", "Deleting"):
+            self._stop_poller(mapping)
+        if state is None:
+            mapping.state = "Deleted"
+            self.record_state(mapping)
+            del self.mappings[mapping.uuid]
+            return
+        mapping.state = state
+        self.record_state(mapping)
+        if state == "Enabled" and mapping.uuid not in self._pollers:
+            poller = SqsPoller(self, mapping)
+            self._pollers[mapping.uuid] = poller
+            poller.start()
+
+    def _stop_poller(self, mapping):
+        poller = self._pollers.pop(mapping.uuid, None)
+        if poller is not None:
+            poller.stop()

@@ -1,0 +1,113 @@
+"""Where every SQS message is: the listener moto_sqs calls, and the conservation check.
+
+"Nothing lost": every message that enters a queue ends deleted, redriven to a dead-letter queue,
+expired, purged, or is still in the queue, and the trace shows which. :func:`conservation`
+proves it by comparing this ledger with what moto actually holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TERMINAL = ("deleted", "redriven", "expired", "purged")
+
+
+@dataclass
+class Entry:
+    message_id: str
+    queue_arn: str
+    message: object  #: moto's Message (for visibility checks)
+    fate: str = "in_queue"
+    history: list = field(default_factory=list)  #: queue ARNs the message has been in
+
+
+class Ledger:
+    def __init__(self, lab):
+        self.lab = lab
+        self.entries: dict[tuple[str, str], Entry] = {}  #: (queue ARN, message id) -> entry
+        self.actor: str | None = None  #: the mapping whose call is under way, for attribution
+
+    def _event(self, kind, queue, message, **fields):
+        self.lab.trace.add(
+            self.lab.now,
+            kind,
+            source=queue.queue_arn,
+            records=(message.id,),
+            mapping=self.actor,
+            **fields,
+        )
+
+    def on_enqueue(self, queue, message):
+        self.entries[(queue.queue_arn, message.id)] = Entry(message.id, queue.queue_arn, message)
+        self._event("send", queue, message)
+        self.lab.sqs_arrival(queue, message)
+
+    def _end(self, queue, message, fate):
+        entry = self.entries.get((queue.queue_arn, message.id))
+        if entry is not None:
+            entry.fate = fate
+
+    def on_delete(self, queue, message):
+        self._end(queue, message, "deleted")
+        self._event("delete", queue, message)
+
+    def on_stale_delete(self, queue, message):
+        self._event("stale_delete", queue, message)
+
+    def on_expire(self, queue, message):
+        self._end(queue, message, "expired")
+        self._event("expire", queue, message)
+
+    def on_purge(self, queue, message):
+        self._end(queue, message, "purged")
+        self._event("purge", queue, message)
+
+    def on_redrive(self, queue, dlq, message):
+        self._end(queue, message, "redriven")
+        self._event("redrive", queue, message, detail={"dlq": dlq.queue_arn})
+        self.entries[(dlq.queue_arn, message.id)] = Entry(message.id, dlq.queue_arn, message)
+        self.lab.trace.add(
+            self.lab.now, "send", source=dlq.queue_arn, records=(message.id,),
+            detail={"redriven_from": queue.queue_arn},
+        )
+
+    def fate(self, queue_arn, message_id) -> str | None:
+        entry = self.entries.get((queue_arn, message_id))
+        return None if entry is None else entry.fate
+
+
+@dataclass
+class Conservation:
+    """Per queue: how many messages entered, and where each one is now."""
+
+    counts: dict  #: queue ARN -> {fate: number}
+    lost: list  #: (queue ARN, message id) the ledger says are in a queue but moto does not hold
+    unknown: list  #: (queue ARN, message id) moto holds but the ledger never saw enter
+
+    @property
+    def ok(self) -> bool:
+        return not self.lost and not self.unknown
+
+    def __str__(self):
+        lines = [f"{arn.split(':')[-1]}: {dict(c)}" for arn, c in self.counts.items()]
+        verdict = "every message is accounted for" if self.ok else (
+            f"{len(self.lost)} lost, {len(self.unknown)} unaccounted"
+        )
+        return "\n".join(lines + [verdict])
+
+
+def conservation(lab) -> Conservation:
+    held = {}
+    for queue in lab.sqs_backend().queues.values():
+        held[queue.queue_arn] = {m.id for m in queue._messages}
+    counts, lost = {}, []
+    for (arn, message_id), entry in lab.ledger.entries.items():
+        per_queue = counts.setdefault(arn, {"entered": 0})
+        per_queue["entered"] += 1
+        per_queue[entry.fate] = per_queue.get(entry.fate, 0) + 1
+        if entry.fate == "in_queue" and message_id not in held.get(arn, ()):
+            lost.append((arn, message_id))
+    unknown = [
+        (arn, mid) for arn, ids in held.items() for mid in ids if (arn, mid) not in lab.ledger.entries
+    ]
+    return Conservation(counts, lost, unknown)

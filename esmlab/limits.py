@@ -1,0 +1,82 @@
+"""Parameter ranges, defaults and the mapping API's error messages: one place for the numbers.
+
+The simulator validates with these values and the site's reference pages are generated from them,
+so the two cannot disagree. Each entry names its source (fact base ``esm-facts.md`` and the AWS
+pages it cites).
+"""
+
+from __future__ import annotations
+
+API = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
+SQS_PARAMS = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html"
+SQS_SCALING = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html"
+SQS_CONFIGURE = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"
+RECORDED = "observed behaviour of the AWS API (recorded 2025), fact base §5-§6"
+
+#: (minimum, maximum) of numeric parameters, from the API model (fact base §1.1).
+RANGES = {
+    "BatchSize": (1, 10_000),
+    "MaximumBatchingWindowInSeconds": (0, 300),
+    "ParallelizationFactor": (1, 10),
+    "MaximumRetryAttempts": (-1, 10_000),
+    "MaximumRecordAgeInSeconds": (-1, 604_800),
+    "TumblingWindowInSeconds": (0, 900),
+    "ScalingConfig.MaximumConcurrency": (2, 1_000),
+}
+
+#: Defaults per source kind (fact base §1.1 and §5.2).
+DEFAULT_BATCH_SIZE = {"sqs": 10, "kinesis": 100, "dynamodb": 100}
+FIFO_MAX_BATCH_SIZE = 10  # SQS_PARAMS
+SQS_MAX_BATCH_WITHOUT_WINDOW = 10  # API, rule V1
+
+#: The synchronous invocation payload limit that closes a batch early (fact base §1.2 rule 3).
+PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+
+#: SQS scaling (fact base §2.1, SQS_SCALING).
+SQS_START_CONCURRENCY = 5
+SQS_SCALE_UP_PER_MINUTE = 300
+SQS_MAX_CONCURRENCY = 1_250
+SQS_IDLE_CONCURRENCY = 2
+#: Longest ReceiveMessage wait SQS allows (WaitTimeSeconds 0-20):
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html
+SQS_LONG_POLL_SECONDS = 20
+SQS_MAX_MESSAGES_PER_RECEIVE = 10
+
+#: Exact messages recorded from AWS (fact base §6.2); ``{}`` fields are filled in.
+MESSAGES = {
+    "V1": "Maximum batch window in seconds must be greater than 0 if maximum batch size is "
+    "greater than 10",
+    "V6": "Error occurred while ReceiveMessage. SQS Error Code: "
+    "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does "
+    "not exist.",
+    "V8": 'An event source mapping with SQS arn (" {arn} ") and function (" {function} ") '
+    "already exists. Please update or delete the existing mapping with UUID {uuid}",
+    "V10": "Unrecognized event source.",
+    "V11": "Function does not exist",
+    "V12": "Unsupported DestinationConfig parameter for given event source mapping type.",
+    "V13": "The resource you requested does not exist.",
+}
+
+#: Rejections AWS documents but whose text was never recorded (fact base §6.3). esmlab words
+#: them itself and says so, rather than passing its words off as AWS's.
+UNRECORDED = {
+    "fifo_batch": "[esmlab] FIFO queues accept a BatchSize of at most 10 (AWS rejects this; "
+    "its exact message is not recorded).",
+    "fifo_window": "[esmlab] FIFO queues do not support MaximumBatchingWindowInSeconds (AWS "
+    "rejects this; its exact message is not recorded).",
+    "timeout_vs_vt": "[esmlab] The function timeout ({timeout} s) is longer than the queue's "
+    "visibility timeout ({vt} s); AWS rejects this (its exact message is not recorded).",
+    "not_for_sqs": "[esmlab] {param} does not apply to an SQS event source (AWS's message "
+    "for this is not recorded).",
+    "not_simulated": "[esmlab] {param} is not simulated by esmlab yet.",
+}
+
+
+def range_message(param: str, value, bound: int, above: bool) -> str:
+    """Lambda's standard constraint message (fact base §6.3: applying it here is an inference)."""
+    name = param[0].lower() + param[1:]
+    relation = "less than or equal to" if above else "greater than or equal to"
+    return (
+        f"1 validation error detected: Value '{value}' at '{name}' failed to satisfy "
+        f"constraint: Member must have value {relation} {bound}"
+    )

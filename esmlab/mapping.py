@@ -1,0 +1,91 @@
+"""An event source mapping: its configuration, its state machine and its API response.
+
+States and transitions follow fact base §5.3. MODELLING CHOICE M8: every transitional state
+(``Creating``, ``Enabling``, ``Updating``, ``Disabling``, ``Deleting``) lasts
+:data:`TRANSITION_SECONDS` of simulated time; pollers start when the state becomes ``Enabled``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+TRANSITION_SECONDS = 2.0
+
+# Keys an SQS mapping's response carries, in the order Lambda's API documents them (§5.2).
+SQS_KEYS = (
+    "UUID",
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "EventSourceArn",
+    "FilterCriteria",
+    "FunctionArn",
+    "LastModified",
+    "State",
+    "StateTransitionReason",
+    "FunctionResponseTypes",
+    "ScalingConfig",
+    "MetricsConfig",
+    "EventSourceMappingArn",
+)
+
+
+@dataclass
+class EventSourceMapping:
+    uuid: str
+    arn: str  #: EventSourceMappingArn
+    source_arn: str
+    function_name: str
+    function_arn: str
+    kind: str  #: "sqs" for now
+    config: dict = field(default_factory=dict)  #: API parameters as given (with defaults)
+    state: str = "Creating"
+    reason: str = "USER_INITIATED"
+    last_modified: dt.datetime | None = None
+    runtime: object = None  #: the poller that serves this mapping while it is enabled
+
+    @property
+    def enabled(self) -> bool:
+        return self.state == "Enabled"
+
+    def get(self, name, default=None):
+        return self.config.get(name, default)
+
+    def response(self) -> dict:
+        values = {
+            "UUID": self.uuid,
+            "EventSourceArn": self.source_arn,
+            "FunctionArn": self.function_arn,
+            "LastModified": self.last_modified,
+            "State": self.state,
+            "StateTransitionReason": self.reason,
+            "EventSourceMappingArn": self.arn,
+            "BatchSize": self.config["BatchSize"],
+            "MaximumBatchingWindowInSeconds": self.config["MaximumBatchingWindowInSeconds"],
+            "FunctionResponseTypes": list(self.config.get("FunctionResponseTypes", [])),
+        }
+        scaling = self.config.get("ScalingConfig")
+        if scaling and scaling.get("MaximumConcurrency") is not None:
+            values["ScalingConfig"] = dict(scaling)
+        filters = (self.config.get("FilterCriteria") or {}).get("Filters")
+        if filters:  # an empty filter list is accepted and then omitted (§1.2 rule 10)
+            values["FilterCriteria"] = {"Filters": [dict(f) for f in filters]}
+        if self.config.get("MetricsConfig"):
+            values["MetricsConfig"] = self.config["MetricsConfig"]
+        return {key: values[key] for key in SQS_KEYS if key in values}
+
+    @property
+    def batch_size(self) -> int:
+        return self.config["BatchSize"]
+
+    @property
+    def window(self) -> float:
+        return self.config["MaximumBatchingWindowInSeconds"]
+
+    @property
+    def report_batch_item_failures(self) -> bool:
+        return "ReportBatchItemFailures" in self.config.get("FunctionResponseTypes", [])
+
+    @property
+    def maximum_concurrency(self) -> int | None:
+        return (self.config.get("ScalingConfig") or {}).get("MaximumConcurrency")

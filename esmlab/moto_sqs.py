@@ -1,0 +1,240 @@
+"""Fixes and observation hooks for moto's SQS backend, applied only while a Lab is open.
+
+Why this module exists (measured with moto 5.2.5, see docs/simulator.md):
+
+* Speed. moto rebuilds every queue attribute, scanning all messages with a datetime-based clock,
+  on each send and on each message received, and rebuilds its message list on each delete. A
+  10,000-message backlog then takes minutes. We keep moto's data structures and replace the hot
+  paths with equivalent code that does not rescan the queue.
+* AWS behaviour that moto lacks and a lesson depends on:
+  - retention: SQS deletes a message once it is older than ``MessageRetentionPeriod``
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html);
+    moto leaves it counted and stuck in flight.
+  - stale receipt handles: "you must provide the most recently received receipt handle ...
+    otherwise, the request succeeds, but the message might not be deleted"
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessage.html).
+    MODELLING CHOICE: a stale handle never deletes.
+  - FIFO ``SequenceNumber`` increases within a queue (moto draws random digits).
+  - a message is visible again at the instant its visibility timeout ends (moto: one tick later).
+* Observation: the trace must see every message enter and leave a queue, so sends, deletes,
+  redrives, expiries and purges call the open Lab's listener.
+
+moto must never invoke a function: the ``add_message`` below has no event-source-mapping branch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from copy import deepcopy
+
+from moto.core.utils import camelcase_to_underscores
+from moto.sqs import models as sqs_models
+from moto.sqs.exceptions import ReceiptHandleIsInvalid
+
+_listener = None
+_saved: list[tuple[object, str, object]] = []
+# moto's own FIFO de-duplication interval (five minutes, as in SQS).
+_DEDUP_MS = sqs_models.DEDUPLICATION_TIME_IN_SECONDS * 1000
+
+
+def now_ms() -> float:
+    """The simulated wall clock in epoch milliseconds (time-machine moves ``time.time``)."""
+    return time.time() * 1000.0
+
+
+class LazyQueueAttributes(Mapping):
+    """moto's ``Queue.attributes`` dict, computed key by key instead of all at once."""
+
+    def __init__(self, queue):
+        self._queue = queue
+        keys = list(queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            keys += queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:
+            keys += queue.KMS_ATTRIBUTES
+        if queue.policy:
+            keys.append("Policy")
+        if queue.redrive_policy:
+            keys.append("RedrivePolicy")
+        self._keys = keys
+
+    def __getitem__(self, key):
+        if key not in self._keys:
+            raise KeyError(key)
+        queue = self._queue
+        if key == "Policy":
+            return queue.policy
+        if key == "RedrivePolicy":
+            return json.dumps(queue.redrive_policy)
+        value = getattr(queue, camelcase_to_underscores(key))
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self):
+        return len(self._keys)
+
+
+def _queue_attributes(self):
+    return LazyQueueAttributes(self)
+
+
+def _visible(self):
+    return now_ms() >= self.visible_at
+
+
+def _delayed(self):
+    return now_ms() < self.delayed_until
+
+
+def _handles(queue) -> dict:
+    # receipt handle -> message, for every handle this queue ever issued
+    return queue.__dict__.setdefault("_esmlab_handles", {})
+
+
+def add_message(self, message):
+    """moto's add_message without its built-in Lambda trigger, plus ordered FIFO sequence numbers."""
+    if self.fifo_queue and message.deduplication_id:
+        for other in self._messages:
+            if (
+                other.deduplication_id == message.deduplication_id
+                and message.sent_timestamp - other.sent_timestamp < _DEDUP_MS
+            ):
+                return
+    if self.fifo_queue:
+        counter = self.__dict__.get("_esmlab_seq", 0) + 1
+        self.__dict__["_esmlab_seq"] = counter
+        # 20 digits, increasing within the queue, as SQS FIFO sequence numbers are.
+        message.sequence_number = str(18_000_000_000_000_000_000 + counter)
+    with self._messages_lock:
+        self._messages.append(message)
+    if _listener is not None:
+        _listener.on_enqueue(self, message)
+
+
+def expire_messages(queue, now: float | None = None) -> list:
+    """Remove messages older than the queue's retention period, as SQS does; returns them."""
+    now = now_ms() if now is None else now
+    limit = now - int(queue.message_retention_period) * 1000
+    expired = [m for m in queue._messages if m.sent_timestamp <= limit]
+    for message in expired:
+        _remove(queue, message)
+        if _listener is not None:
+            _listener.on_expire(queue, message)
+    return expired
+
+
+def _remove(queue, message):
+    queue._messages.remove(message)
+    queue._pending_messages.discard(message)
+
+
+def receive_message(
+    self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names=None
+):
+    """moto's receive, in one pass over the queue.
+
+    Same rules as moto: skip invisible and delayed messages, skip FIFO groups that have a message
+    in flight when the call starts, move messages that reached the redrive policy's
+    ``maxReceiveCount`` to the DLQ. Long polling is modelled by the simulator, so an empty
+    queue answers at once whatever ``WaitTimeSeconds`` says.
+    """
+    queue = self.get_queue(queue_name)
+    now = now_ms()
+    expire_messages(queue, now)
+    pending_groups = queue.pending_message_groups if queue.fifo_queue else set()
+    redrive = queue.redrive_policy if queue.dead_letter_queue is not None else None
+    result, to_dlq = [], []
+    for message in queue._messages:
+        if now < message.visible_at or now < message.delayed_until:
+            continue
+        queue._pending_messages.discard(message)
+        if queue.fifo_queue and message.group_id in pending_groups:
+            continue
+        if redrive and message.approximate_receive_count >= redrive["maxReceiveCount"]:
+            to_dlq.append(message)
+            continue
+        queue._pending_messages.add(message)
+        message.mark_received(visibility_timeout=visibility_timeout)
+        _handles(queue)[message.receipt_handle] = message
+        copy = deepcopy(message)
+        sqs_models._filter_message_attributes(copy, message_attribute_names or [])
+        result.append(copy)
+        if len(result) >= count:
+            break
+    for message in to_dlq:
+        _remove(queue, message)
+        queue.dead_letter_queue._messages.append(message)
+        if _listener is not None:
+            _listener.on_redrive(queue, queue.dead_letter_queue, message)
+    return result
+
+
+def delete_message(self, receipt_handle):
+    """Delete by the latest receipt handle only; a stale handle succeeds without deleting."""
+    if receipt_handle in self.deleted_messages:
+        return
+    message = _handles(self).get(receipt_handle)
+    if message is None:
+        raise ReceiptHandleIsInvalid()
+    if message.receipt_handle != receipt_handle:
+        if _listener is not None:
+            _listener.on_stale_delete(self, message)
+        return
+    if message not in self._messages:  # already redriven or expired
+        return
+    _remove(self, message)
+    self.deleted_messages.update(message.all_receipt_handles)
+    if _listener is not None:
+        _listener.on_delete(self, message)
+
+
+def purge_queue(self, queue_name):
+    queue = self.get_queue(queue_name)
+    purged = list(queue._messages)
+    _saved_purge(self, queue_name)
+    if _listener is not None:
+        for message in purged:
+            _listener.on_purge(queue, message)
+
+
+def _retention_ok(self, queue_name, message):
+    queue = self.get_queue(queue_name)
+    return message.sent_timestamp + int(queue.message_retention_period) * 1000 > now_ms()
+
+
+_PATCHES = [
+    (sqs_models.Queue, "attributes", property(_queue_attributes)),
+    (sqs_models.Queue, "add_message", add_message),
+    (sqs_models.Queue, "delete_message", delete_message),
+    (sqs_models.Message, "visible", property(_visible)),
+    (sqs_models.Message, "delayed", property(_delayed)),
+    (sqs_models.SQSBackend, "receive_message", receive_message),
+    (sqs_models.SQSBackend, "purge_queue", purge_queue),
+    (sqs_models.SQSBackend, "is_message_valid_based_on_retention_period", _retention_ok),
+    (sqs_models, "unix_time_millis", lambda dt=None: now_ms() if dt is None else _orig_millis(dt)),
+]
+_orig_millis = sqs_models.unix_time_millis
+_saved_purge = sqs_models.SQSBackend.purge_queue
+
+
+def install(listener) -> None:
+    """Apply the fixes and route SQS events to ``listener`` (the open Lab's recorder)."""
+    global _listener
+    if not _saved:
+        for owner, name, value in _PATCHES:
+            _saved.append((owner, name, owner.__dict__[name]))
+            setattr(owner, name, value)
+    _listener = listener
+
+
+def uninstall() -> None:
+    """Restore moto exactly as it was."""
+    global _listener
+    while _saved:
+        owner, name, value = _saved.pop()
+        setattr(owner, name, value)
+    _listener = None

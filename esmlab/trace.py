@@ -1,0 +1,109 @@
+"""The trace: everything that happened in a lab, in order, as objects and as a DataFrame.
+
+Labs plot it, checks grade it, tests assert on it. Each :class:`Event` has a ``kind``:
+
+=================  =====================================================================
+kind               meaning
+=================  =====================================================================
+``send``           a message entered a queue (``records``: its id)
+``poll``           one ``ReceiveMessage`` request by a poller (``records``: ids returned;
+                   an empty list is an empty receive, which SQS bills like any other)
+``batch``          a batch closed (``detail["trigger"]``: ``window``, ``batch_size``,
+                   ``payload_limit``)
+``invoke_start``   an invocation began (``invocation``: its request id)
+``invoke_end``     it ended (``outcome``: ``success``, ``partial``, ``error``, ``timeout``;
+                   ``detail``: ``returned``, ``error``, ``failed`` ids, ``duration``)
+``throttle``       an invocation was refused for lack of concurrency
+``delete``         a message was deleted from its queue
+``stale_delete``   a delete used an old receipt handle, so nothing was deleted
+``visible_again``  a received message that was not deleted became visible again
+``redrive``        SQS moved a message to the dead-letter queue (``detail["dlq"]``)
+``expire``         SQS removed a message older than the queue's retention period
+``purge``          a message was removed by ``PurgeQueue``
+``scale``          the mapping's concurrency target changed (``detail["concurrency"]``)
+``state``          the mapping changed state (``detail["state"]``)
+``gave_up``        a throttled batch was given up (it stays in the queue)
+=================  =====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Event:
+    t: float  #: simulated seconds since the lab started
+    kind: str
+    mapping: str | None = None  #: the event source mapping's UUID
+    source: str | None = None  #: the queue ARN
+    invocation: str | None = None  #: the invocation's request id
+    records: tuple = ()  #: message ids
+    outcome: str | None = None
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass
+class Invocation:
+    """One invocation of a function by a mapping."""
+
+    request_id: str
+    function: str
+    mapping: str
+    start: float
+    records: tuple  #: message ids, in batch order
+    end: float | None = None
+    outcome: str | None = None  #: success, partial, error or timeout
+    returned: object = None  #: what the handler returned
+    error: dict | None = None  #: errorType and errorMessage when it failed
+    failed: tuple = ()  #: ids that were not processed (the batch's retry set)
+
+
+class Trace:
+    """An append-only record of a lab's events and invocations."""
+
+    def __init__(self):
+        self.events: list[Event] = []
+        self.invocations: list[Invocation] = []
+
+    def add(self, t, kind, **fields) -> Event:
+        event = Event(t, kind, **fields)
+        self.events.append(event)
+        return event
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.kind == kind]
+
+    def count(self, kind: str) -> int:
+        return sum(1 for e in self.events if e.kind == kind)
+
+    def empty_receives(self, mapping: str | None = None) -> int:
+        """ReceiveMessage requests that returned nothing (billed like any other request)."""
+        return sum(
+            1
+            for e in self.events
+            if e.kind == "poll" and not e.records and mapping in (None, e.mapping)
+        )
+
+    def frame(self):
+        """The events as a pandas DataFrame: one row per event, ``records`` as a tuple."""
+        import pandas as pd
+
+        columns = ["t", "kind", "mapping", "source", "invocation", "records", "outcome", "detail"]
+        rows = [[getattr(e, c) for c in columns] for e in self.events]
+        return pd.DataFrame(rows, columns=columns)
+
+    def invocations_frame(self):
+        """The invocations as a DataFrame with ``start``, ``end``, ``size``, ``outcome``..."""
+        import pandas as pd
+
+        columns = ["request_id", "function", "mapping", "start", "end", "outcome", "records"]
+        rows = [[getattr(i, c) for c in columns] for i in self.invocations]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["size"] = frame["records"].map(len)
+        frame["duration"] = frame["end"] - frame["start"]
+        return frame
+
+    def fingerprint(self) -> list[tuple]:
+        """A comparable summary: two runs with the same seed and calls give equal fingerprints."""
+        return [(e.t, e.kind, e.mapping, e.invocation, e.records, e.outcome) for e in self.events]
