@@ -25,7 +25,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api._internal import mock_random
 from moto.sqs.models import sqs_backends
 
-from . import mapping_api, moto_sqs
+from . import mapping_api, moto_iam, moto_sqs
 from .clock import START, Clock
 from .concurrency import Concurrency
 from .functions import register
@@ -43,6 +43,7 @@ FAKE_ENV = {
 }
 
 _open_lab = None
+_session = None
 
 
 def _fake_credentials(region):
@@ -82,6 +83,7 @@ class Lab:
         self._internal: dict = {}
         self._pollers: dict = {}
         moto_sqs.install(self.ledger)
+        moto_iam.install()
         mapping_api.install(self)
         self.closed = False
         _open_lab = self
@@ -128,6 +130,7 @@ class Lab:
             poller.stop()
         mapping_api.uninstall(self)
         moto_sqs.uninstall()
+        moto_iam.uninstall()
         self._mock.stop()
         self.clock.stop()
         self.closed = True
@@ -147,8 +150,11 @@ class Lab:
             raise RuntimeError("this Lab is closed (a newer Lab was opened, or close() was called)")
 
     def _make_client(self, service):
+        global _session
+        if _session is None:  # one session for all labs: its loader caches the service models
+            _session = boto3.session.Session()
         config = Config(retries={"max_attempts": 1, "mode": "standard"})
-        return boto3.session.Session(region_name=self.region).client(service, config=config)
+        return _session.client(service, region_name=self.region, config=config)
 
     def internal_client(self, service):
         """The runtime's own clients, kept apart from the learner's."""
