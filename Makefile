@@ -1,0 +1,35 @@
+# Two entry points for a fresh machine:
+#   make lab   - make .venv with the learner's requirements, then open JupyterLab on labs/
+#   make test  - make .venv with the developer's requirements, then run every test (notebooks too)
+# The venv is rebuilt only when a requirements file (or pyproject.toml) changes: each
+# requirements set leaves a stamp file in .venv that depends on the files it was made from.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: lab test labs clean
+
+lab: $(VENV)/.stamp-lab
+	$(BIN)/jupyter lab labs/
+
+test: $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest
+
+# Regenerate labs/ from solutions/ (labs/ is never edited by hand).
+labs: $(VENV)/.stamp-lab
+	$(BIN)/python scripts/make_labs.py
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.stamp-lab: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-dev: requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -r requirements-dev.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV)
