@@ -123,9 +123,6 @@ class Slot:
         self.poller.waiting.append(self)
         self.timer = self.poller.lab.clock.at(self.poll_end, self.poll_timeout)
 
-    def wake(self):
-        self.timer.cancel()
-        self.receive_after_wait()
 
     def poll_timeout(self):
         self.poller.waiting.remove(self)
@@ -136,6 +133,9 @@ class Slot:
             self.receive()
 
     def receive_after_wait(self):
+        """Woken while waiting (its timer is already cancelled): try the queue again."""
+        if self.poller.retire_if_excess(self):
+            return
         items = self.poller.receive(
             min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, self.poller.mapping.batch_size - len(self.batch))
         )
@@ -213,17 +213,21 @@ class SqsPoller:
             slot = Slot(self)
             self.slots.add(slot)
             self.lab.clock.at(self.lab.now, slot.begin)
-        while len(self.slots) > self.target and self.waiting:
-            slot = self.waiting.pop()
+        for slot in [s for s in self.waiting if not s.batch]:
+            if len(self.slots) <= self.target:
+                break
+            self.waiting.remove(slot)
             slot.stop()
             self.slots.discard(slot)
 
     def retire_if_excess(self, slot) -> bool:
-        if self.stopped or slot.retired or len(self.slots) > self.target:
-            if not slot.carry:
-                slot.retired = True
-                self.slots.discard(slot)
-                return True
+        """Retire ``slot`` if the mapping stopped, or if there are too many slots and it holds
+        no messages (a stopped mapping drops them: they reappear after the visibility timeout)."""
+        excess = len(self.slots) > self.target and not slot.carry and not slot.batch
+        if self.stopped or slot.retired or excess:
+            slot.retired = True
+            self.slots.discard(slot)
+            return True
         return False
 
     # --- scaling (M4) --------------------------------------------------------------------------
@@ -310,7 +314,8 @@ class SqsPoller:
     def wake_next(self):
         if self.waiting and not self.stopped:
             slot = self.waiting.popleft()
-            self.lab.clock.at(self.lab.now, slot.wake)
+            slot.timer.cancel()
+            self.lab.clock.at(self.lab.now, slot.receive_after_wait)
 
     # --- invoking ------------------------------------------------------------------------------
 
