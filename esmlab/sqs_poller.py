@@ -275,7 +275,10 @@ class SqsPoller:
             self.lab.ledger.actor = None
         now = self.lab.now
         region = self.lab.region
-        return [Item(record(m, self.queue_arn, region), now) for m in response.get("Messages", [])]
+        items = [Item(record(m, self.queue_arn, region), now) for m in response.get("Messages", [])]
+        if items:
+            self.watch_visibility(items)
+        return items
 
     def record_poll(self, items):
         self.lab.trace.add(
@@ -358,7 +361,6 @@ class SqsPoller:
             self.lab.now, "gave_up", mapping=self.mapping.uuid, source=self.queue_arn,
             records=tuple(i.id for i in batch),
         )
-        self.watch_visibility(batch)
         slot.begin()
 
     def finish(self, slot, batch, invocation, result, function):
@@ -384,17 +386,16 @@ class SqsPoller:
         )
         failed_set = set(failed)
         self.delete([i for i in batch if i.id not in failed_set])
-        if failed:
-            if outcome != "partial" and not self.mapping.report_batch_item_failures:
-                self.recent_errors += 1
-            self.watch_visibility([i for i in batch if i.id in failed_set])
+        if failed and outcome != "partial" and not self.mapping.report_batch_item_failures:
+            self.recent_errors += 1
         slot.begin()
 
     def visibility_timeout(self) -> float:
         return float(self.lab.queue_by_arn(self.queue_arn).visibility_timeout)
 
     def watch_visibility(self, items):
-        """At the end of their visibility timeout, note the messages that came back."""
+        """At the end of their visibility timeout, note the messages that came back (not deleted,
+        not received again) and wake a long poll, as SQS would answer a waiting receive."""
         deadline = min(i.received_at for i in items) + self.visibility_timeout()
         self.lab.clock.at(deadline, self.visible_again, items)
 
