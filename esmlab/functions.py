@@ -20,6 +20,20 @@ MANAGED_POLICIES = (
     "arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole",
     "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
 )
+# The default role may also write to on-failure destinations (fact base §2.6 lists the actions),
+# so error-handling labs work without IAM set-up. The IAM lab builds its roles explicitly.
+DESTINATION_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage", "sns:Publish", "s3:PutObject", "s3:ListBucket"],
+                "Resource": "*",
+            }
+        ],
+    }
+)
 TRUST_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
@@ -125,7 +139,10 @@ def zip_stub() -> bytes:
 
 
 def register(lab, name, handler, *, timeout, duration, reserved_concurrency, role) -> Function:
-    """Create the function (and a default role) in moto, and return its runnable twin."""
+    """Create the function (and a default role) in moto, and return its runnable twin.
+
+    The default role ``<name>-role`` carries the three AWS managed execution-role policies and
+    an inline policy for on-failure destinations (see DESTINATION_POLICY)."""
     if not 1 <= timeout <= 900:
         # Lambda's timeout range: https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
         raise ValueError(f"timeout must be 1 to 900 seconds, got {timeout}")
@@ -171,4 +188,6 @@ def default_role(lab, name) -> str:
     arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
     for policy in MANAGED_POLICIES:
         iam.attach_role_policy(RoleName=role_name, PolicyArn=policy)
+    iam.put_role_policy(RoleName=role_name, PolicyName="esmlab-on-failure-destinations",
+                        PolicyDocument=DESTINATION_POLICY)
     return arn

@@ -25,12 +25,15 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api._internal import mock_random
 from moto.sqs.models import sqs_backends
 
-from . import mapping_api, moto_iam, moto_sqs
+from . import mapping_api, moto_iam, moto_sqs, moto_streams
 from .clock import START, Clock
 from .concurrency import Concurrency
 from .functions import register
-from .ledger import Ledger, conservation
+from .limits import MESSAGES
+from .ledger import Ledger, StreamLedger, conservation, stream_conservation
 from .sqs_poller import SqsPoller
+from .stream_poller import StreamPoller
+from .stream_sources import source_for
 from .trace import Trace
 
 FAKE_ENV = {
@@ -76,6 +79,7 @@ class Lab:
         mock_random.seed(seed)
         self.trace = Trace()
         self.ledger = Ledger(self)
+        self.stream_ledger = StreamLedger(self)
         self.concurrency = Concurrency(self, account_concurrency)
         self.functions: dict = {}
         self.mappings: dict = {}
@@ -83,6 +87,7 @@ class Lab:
         self._internal: dict = {}
         self._pollers: dict = {}
         moto_sqs.install(self.ledger)
+        moto_streams.install(self)
         moto_iam.install()
         mapping_api.install(self)
         self.closed = False
@@ -122,6 +127,10 @@ class Lab:
         """Where every message that entered a queue is now (see :mod:`esmlab.ledger`)."""
         return conservation(self)
 
+    def stream_conservation(self, mapping_uuid: str) -> dict:
+        """Fates of the records a stream mapping read (see :mod:`esmlab.ledger`)."""
+        return stream_conservation(self, mapping_uuid)
+
     def close(self) -> None:
         global _open_lab
         if self.closed:
@@ -130,6 +139,7 @@ class Lab:
             poller.stop()
         mapping_api.uninstall(self)
         moto_sqs.uninstall()
+        moto_streams.uninstall()
         moto_iam.uninstall()
         self._mock.stop()
         self.clock.stop()
@@ -185,7 +195,7 @@ class Lab:
         """A message entered ``queue``: wake the pollers of its mappings (when it is visible)."""
         delay = max(0.0, (message.delayed_until - moto_sqs.now_ms()) / 1000)
         for poller in self._pollers.values():
-            if poller.queue_arn == queue.queue_arn:
+            if getattr(poller, "queue_arn", None) == queue.queue_arn:
                 self.clock.after(delay, poller.on_available) if delay else poller.on_available()
         expires = int(queue.message_retention_period)
         self.clock.after(expires, self._expire, queue.queue_arn)
@@ -211,9 +221,100 @@ class Lab:
         mapping.state = state
         self.record_state(mapping)
         if state == "Enabled" and mapping.uuid not in self._pollers:
-            poller = SqsPoller(self, mapping)
+            if mapping.kind == "sqs":
+                poller = SqsPoller(self, mapping)
+            else:
+                role = self.functions[mapping.function_name].role
+                poller = StreamPoller(self, mapping, source_for(self, mapping.kind,
+                                                                mapping.source_arn, role))
             self._pollers[mapping.uuid] = poller
             poller.start()
+
+    # --- streams ---------------------------------------------------------------------------------
+
+    def stream_exists(self, kind, arn) -> bool:
+        return source_for(self, kind, arn, None).exists()
+
+    def on_stream_record(self, kind, shard):
+        """moto_streams: a record was written to a stream of ``kind``; wake its readers."""
+        for poller in self._pollers.values():
+            if poller.mapping.kind == kind:
+                poller.on_record()
+
+    def send_to_destination(self, poller, batch, why, invocations) -> bool:
+        """Write the failure record of a discarded batch to the mapping's on-failure target."""
+        from .destinations import deliver, failure_record
+
+        target = poller.mapping.config["DestinationConfig"]["OnFailure"].get("Destination")
+        if not target:
+            return False
+        records = batch.records
+        request_id = self.new_request_id()
+        for invocation in reversed(self.trace.invocations):
+            if invocation.mapping == poller.mapping.uuid and records[0].sequence in invocation.records:
+                request_id = invocation.request_id
+                break
+        function = self.functions.get(poller.mapping.function_name)
+        record = failure_record(
+            source=poller.mapping.kind,
+            condition=why,
+            request_id=request_id,
+            function_arn=poller.mapping.function_arn,
+            invoke_count=max(1, invocations),
+            function_error="Unhandled" if batch.thrown else None,
+            timestamp=self.clock.epoch(),
+            shard_id=records[0].shard,
+            start_sequence=records[0].sequence,
+            end_sequence=records[-1].sequence,
+            first_arrival=records[0].arrival,
+            last_arrival=records[-1].arrival,
+            batch_size=len(records),
+            stream_arn=poller.mapping.source_arn,
+        )
+        payload = {"Records": [r.record for r in records]}
+        permitted = self.destination_permitted(function, target)
+        ok, reason = deliver(self.internal_client, target, record, payload,
+                             mapping_uuid=poller.mapping.uuid, random_uuid=self.new_request_id(),
+                             permitted=permitted)
+        poller.trace("destination", records=batch.ids, outcome="delivered" if ok else "failed",
+                     detail={"target": target, "record": record, "reason": reason})
+        return ok
+
+    # --- filters and permissions -----------------------------------------------------------------
+
+    def filter_patterns(self, criteria):
+        """Validate FilterCriteria (V5); returns the parsed patterns ([] when none)."""
+        if not criteria or not criteria.get("Filters"):
+            return []
+        from .filtering import InvalidFilter, validate
+
+        try:
+            return validate(criteria)
+        except InvalidFilter as error:
+            raise mapping_api.invalid(str(error)) from None
+
+    def matches(self, poller, record) -> bool:
+        from .filtering import matches
+
+        return matches(poller.mapping.config["Patterns"], record, poller.mapping.kind)
+
+    def check_role(self, function, kind, arn):
+        """V14/V15: the execution role must allow what the poller will call (§2.8)."""
+        from .permissions import missing
+
+        if missing(function.role, kind, arn):
+            message = MESSAGES["V14"] if kind == "sqs" else MESSAGES["V15"].format(arn=arn)
+            raise mapping_api.invalid(message)
+
+    def destination_permitted(self, function, target) -> bool:
+        from .permissions import allowed, destination_actions
+
+        service = target.split(":")[2]
+        resource = target if service != "s3" else target + "/*"
+        return all(
+            allowed(function.role, action, target if action == "s3:ListBucket" else resource)
+            for action in destination_actions(service)
+        )
 
     def _stop_poller(self, mapping):
         poller = self._pollers.pop(mapping.uuid, None)

@@ -111,3 +111,55 @@ def conservation(lab) -> Conservation:
         (arn, mid) for arn, ids in held.items() for mid in ids if (arn, mid) not in lab.ledger.entries
     ]
     return Conservation(counts, lost, unknown)
+
+
+class StreamLedger:
+    """Per mapping, the fate of every stream record it read.
+
+    Each mapping on a stream gets every record (§2.13), so fates are kept per mapping:
+    ``in_flight`` (read, not finished), ``processed``, ``filtered``, ``destination`` (discarded
+    and written to the on-failure destination), ``dropped`` (discarded with no destination, or
+    delivery failed), ``expired`` (left the stream's retention before it was processed).
+    """
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.fates: dict[tuple[str, str, int], str] = {}
+
+    def read(self, poller, rec) -> bool:
+        key = (poller.mapping.uuid, rec.shard, rec.position)
+        if poller.mapping.config.get("Patterns") and not self.lab.matches(poller, rec.record):
+            self.fates[key] = "filtered"
+            poller.trace("filtered", records=(rec.sequence,))
+            return False
+        self.fates[key] = "in_flight"
+        return True
+
+    def settle(self, poller, rec, fate):
+        self.fates[(poller.mapping.uuid, rec.shard, rec.position)] = fate
+
+
+def stream_conservation(lab, mapping_uuid) -> dict:
+    """Counts of fates for one stream mapping, and the in-flight records the poller cannot
+    account for (should be none): {"counts": {...}, "lost": [...]}."""
+    counts, in_flight = {}, set()
+    for (uuid, shard, position), fate in lab.stream_ledger.fates.items():
+        if uuid == mapping_uuid:
+            counts[fate] = counts.get(fate, 0) + 1
+            if fate == "in_flight":
+                in_flight.add((shard, position))
+    poller = lab._pollers.get(mapping_uuid)
+    held = set()
+    if poller is not None:
+        for shard in poller.shards.values():
+            for lane in shard.lanes:
+                held |= {(r.shard, r.position) for r in lane.pending}
+                for batch in lane.stack:
+                    held |= {(r.shard, r.position) for r in batch.records}
+        for _, batch in poller.in_flight.values():
+            held |= {(r.shard, r.position) for r in batch.records}
+    mapping = lab.mappings.get(mapping_uuid)
+    resumable = set()
+    if mapping is not None and poller is None:  # disabled: unfinished records are re-read later
+        resumable = in_flight
+    return {"counts": counts, "lost": sorted(in_flight - held - resumable)}

@@ -46,15 +46,27 @@ SQS_MAX_MESSAGES_PER_RECEIVE = 10
 MESSAGES = {
     "V1": "Maximum batch window in seconds must be greater than 0 if maximum batch size is "
     "greater than 10",
+    "V2": "1 validation error detected: Value null at 'startingPosition' failed to satisfy "
+    "constraint: Member must not be null.",
+    "V3": "1 validation error detected: Value '{value}' at 'startingPosition' failed to satisfy "
+    "constraint: Member must satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]",
+    "V4": "Unsupported starting position for arn type: {arn}",
+    "V5": "Invalid filter pattern definition.",
     "V6": "Error occurred while ReceiveMessage. SQS Error Code: "
     "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does "
     "not exist.",
     "V8": 'An event source mapping with SQS arn (" {arn} ") and function (" {function} ") '
     "already exists. Please update or delete the existing mapping with UUID {uuid}",
+    "V7": "Stream not found: {arn}",
+    "V9": 'The event source arn (" {arn} ") and function (" {function} ") provided mapping '
+    "already exists. Please update or delete the existing mapping with UUID {uuid}",
     "V10": "Unrecognized event source.",
     "V11": "Function does not exist",
     "V12": "Unsupported DestinationConfig parameter for given event source mapping type.",
     "V13": "The resource you requested does not exist.",
+    "V14": "The function execution role does not have permissions to call ReceiveMessage on SQS",
+    "V15": "Cannot access stream {arn}. Please ensure the role can perform the GetRecords, "
+    "GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.",
 }
 
 #: Rejections AWS documents but whose text was never recorded (fact base §6.3). esmlab words
@@ -68,6 +80,12 @@ UNRECORDED = {
     "visibility timeout ({vt} s); AWS rejects this (its exact message is not recorded).",
     "not_for_sqs": "[esmlab] {param} does not apply to an SQS event source (AWS's message "
     "for this is not recorded).",
+    "not_for_streams": "[esmlab] {param} does not apply to a stream event source (AWS's message "
+    "for this is not recorded).",
+    "at_timestamp": "[esmlab] AT_TIMESTAMP needs StartingPositionTimestamp (AWS's message for "
+    "this is not recorded).",
+    "destination": "[esmlab] {arn} is not an SQS queue, SNS topic or S3 bucket ARN (AWS's "
+    "message for this is not recorded).",
     "not_simulated": "[esmlab] {param} is not simulated by esmlab yet.",
 }
 

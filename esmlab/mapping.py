@@ -29,6 +29,31 @@ SQS_KEYS = (
     "EventSourceMappingArn",
 )
 
+# Keys of a Kinesis or DynamoDB Streams mapping's response (§5.2), in the API's order.
+STREAM_KEYS = (
+    "UUID",
+    "StartingPosition",
+    "StartingPositionTimestamp",
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "ParallelizationFactor",
+    "EventSourceArn",
+    "FilterCriteria",
+    "FunctionArn",
+    "LastModified",
+    "LastProcessingResult",
+    "State",
+    "StateTransitionReason",
+    "DestinationConfig",
+    "MetricsConfig",
+    "MaximumRecordAgeInSeconds",
+    "BisectBatchOnFunctionError",
+    "MaximumRetryAttempts",
+    "TumblingWindowInSeconds",
+    "FunctionResponseTypes",
+    "EventSourceMappingArn",
+)
+
 
 @dataclass
 class EventSourceMapping:
@@ -42,7 +67,8 @@ class EventSourceMapping:
     state: str = "Creating"
     reason: str = "USER_INITIATED"
     last_modified: dt.datetime | None = None
-    runtime: object = None  #: the poller that serves this mapping while it is enabled
+    shard_state: dict = field(default_factory=dict)  #: stream shard -> where to resume
+    last_processing_result: str = "No records processed"
 
     @property
     def enabled(self) -> bool:
@@ -72,7 +98,21 @@ class EventSourceMapping:
             values["FilterCriteria"] = {"Filters": [dict(f) for f in filters]}
         if self.config.get("MetricsConfig"):
             values["MetricsConfig"] = self.config["MetricsConfig"]
-        return {key: values[key] for key in SQS_KEYS if key in values}
+        if self.kind == "sqs":
+            return {key: values[key] for key in SQS_KEYS if key in values}
+        values.update(
+            StartingPosition=self.config["StartingPosition"],
+            ParallelizationFactor=self.config["ParallelizationFactor"],
+            LastProcessingResult=self.last_processing_result,
+            DestinationConfig={"OnFailure": dict(self.config["DestinationConfig"]["OnFailure"])},
+            MaximumRecordAgeInSeconds=self.config["MaximumRecordAgeInSeconds"],
+            BisectBatchOnFunctionError=self.config["BisectBatchOnFunctionError"],
+            MaximumRetryAttempts=self.config["MaximumRetryAttempts"],
+            TumblingWindowInSeconds=self.config["TumblingWindowInSeconds"],
+        )
+        if self.config.get("StartingPositionTimestamp") is not None:
+            values["StartingPositionTimestamp"] = self.config["StartingPositionTimestamp"]
+        return {key: values[key] for key in STREAM_KEYS if key in values}
 
     @property
     def batch_size(self) -> int:

@@ -34,7 +34,7 @@ STREAM_ONLY = (
     "MaximumRecordAgeInSeconds",
     "TumblingWindowInSeconds",
 )
-NOT_SIMULATED = ("FilterCriteria", "ProvisionedPollerConfig", "KMSKeyArn")
+NOT_SIMULATED = ("ProvisionedPollerConfig", "KMSKeyArn")
 
 _active_lab = None
 
@@ -113,24 +113,33 @@ class MappingApi:
         kind = source_kind(source_arn)
         if kind is None:
             raise invalid(MESSAGES["V10"])
-        if kind != "sqs":
-            raise invalid(UNRECORDED["not_simulated"].format(param=f"A {kind} event source"))
         check_ranges(params)
-        check_sqs_only(params)
+        if kind == "sqs":
+            check_sqs_only(params)
+        else:
+            check_stream_params(params, kind, source_arn)
         name, qualified = function_name(params.get("FunctionName", ""))
         function = self.lab.functions.get(name)
         if function is None:
             raise invalid(MESSAGES["V11"])
-        queue = self.lab.queue_by_arn(source_arn)
-        if queue is None:
-            raise invalid(MESSAGES["V6"])
-        config = sqs_config(params)
-        check_sqs_rules(config, queue, function)
+        if kind == "sqs":
+            queue = self.lab.queue_by_arn(source_arn)
+            if queue is None:
+                raise invalid(MESSAGES["V6"])
+            config = sqs_config(params)
+            check_sqs_rules(config, queue, function)
+        else:
+            if not self.lab.stream_exists(kind, source_arn):
+                raise invalid(MESSAGES["V7"].format(arn=source_arn))
+            config = stream_config(params)
+        config["Patterns"] = self.lab.filter_patterns(params.get("FilterCriteria"))
+        self.lab.check_role(function, kind, source_arn)
         for other in self.lab.mappings.values():
             if other.source_arn == source_arn and other.function_name == name:
+                template = MESSAGES["V8" if kind == "sqs" else "V9"]
                 raise ApiError(
                     "ResourceConflictException",
-                    MESSAGES["V8"].format(arn=source_arn, function=name, uuid=other.uuid),
+                    template.format(arn=source_arn, function=name, uuid=other.uuid),
                     status=409,
                 )
         ident = str(uuidlib.UUID(int=self.lab.random.getrandbits(128), version=4))
@@ -143,6 +152,7 @@ class MappingApi:
             kind=kind,
             config=config,
             state="Creating" if params.get("Enabled", True) else "Disabled",
+            reason="USER_INITIATED" if kind == "sqs" else "User action",
             last_modified=self.lab.datetime(),
         )
         self.lab.mappings[ident] = mapping
@@ -167,9 +177,19 @@ class MappingApi:
     def UpdateEventSourceMapping(self, params):
         mapping = self.find(params.get("UUID"))
         check_ranges(params)
-        check_sqs_only(params)
+        if mapping.kind == "sqs":
+            check_sqs_only(params)
+            updatable = SQS_UPDATABLE
+        else:
+            check_stream_params(params, mapping.kind, mapping.source_arn, update=True)
+            updatable = STREAM_UPDATABLE
         config = dict(mapping.config)
-        config.update({k: v for k, v in params.items() if k in SQS_UPDATABLE})
+        config.update({k: v for k, v in params.items() if k in updatable})
+        if "DestinationConfig" in params and mapping.kind != "sqs":
+            config["DestinationConfig"] = {"OnFailure": dict(
+                (params["DestinationConfig"] or {}).get("OnFailure") or {})}
+        if "FilterCriteria" in params:
+            config["Patterns"] = self.lab.filter_patterns(params.get("FilterCriteria"))
         function = self.lab.functions[mapping.function_name]
         if params.get("FunctionName"):
             name, qualified = function_name(params["FunctionName"])
@@ -178,7 +198,7 @@ class MappingApi:
                 raise invalid(MESSAGES["V11"])
             mapping.function_name = name
             mapping.function_arn = function.arn + (f":{qualified}" if qualified else "")
-        queue = self.lab.queue_by_arn(mapping.source_arn)
+        queue = self.lab.queue_by_arn(mapping.source_arn) if mapping.kind == "sqs" else None
         if queue is not None:
             check_sqs_rules(config, queue, function)
         mapping.config = config
@@ -217,8 +237,69 @@ SQS_UPDATABLE = (
     "FunctionResponseTypes",
     "ScalingConfig",
     "MetricsConfig",
+    "FilterCriteria",
     "Enabled",
 )
+STREAM_UPDATABLE = (
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "FunctionResponseTypes",
+    "MetricsConfig",
+    "FilterCriteria",
+    "ParallelizationFactor",
+    "BisectBatchOnFunctionError",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+    "TumblingWindowInSeconds",
+    "Enabled",
+)
+STARTING_POSITIONS = ("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON")
+DESTINATION_SERVICES = ("sqs", "sns", "s3")
+
+
+def check_stream_params(params, kind, arn, update=False) -> None:
+    """Fact base §1.1 and §6.2 (V2-V4, V12) for Kinesis and DynamoDB Streams."""
+    position = params.get("StartingPosition")
+    if not update:
+        if position is None:
+            raise invalid(MESSAGES["V2"])
+        if position not in STARTING_POSITIONS:
+            raise ApiError("ValidationException", MESSAGES["V3"].format(value=position))
+        if kind == "dynamodb" and position == "AT_TIMESTAMP":
+            raise invalid(MESSAGES["V4"].format(arn=arn))
+        if position == "AT_TIMESTAMP" and params.get("StartingPositionTimestamp") is None:
+            raise invalid(UNRECORDED["at_timestamp"])
+    destinations = params.get("DestinationConfig") or {}
+    if destinations.get("OnSuccess"):
+        raise invalid(MESSAGES["V12"])
+    target = (destinations.get("OnFailure") or {}).get("Destination")
+    if target and (not target.startswith("arn:") or target.split(":")[2] not in DESTINATION_SERVICES):
+        raise invalid(UNRECORDED["destination"].format(arn=target))
+    for param in ("ScalingConfig", "ProvisionedPollerConfig"):
+        if params.get(param):
+            raise invalid(UNRECORDED["not_for_streams"].format(param=param))
+    if params.get("KMSKeyArn"):
+        raise invalid(UNRECORDED["not_simulated"].format(param="KMSKeyArn"))
+
+
+def stream_config(params) -> dict:
+    """A stream mapping's configuration with the defaults of §1.1 and §5.2."""
+    return {
+        "StartingPosition": params["StartingPosition"],
+        "StartingPositionTimestamp": params.get("StartingPositionTimestamp"),
+        "BatchSize": params.get("BatchSize", 100),
+        "MaximumBatchingWindowInSeconds": params.get("MaximumBatchingWindowInSeconds", 0),
+        "ParallelizationFactor": params.get("ParallelizationFactor", 1),
+        "BisectBatchOnFunctionError": params.get("BisectBatchOnFunctionError", False),
+        "MaximumRetryAttempts": params.get("MaximumRetryAttempts", -1),
+        "MaximumRecordAgeInSeconds": params.get("MaximumRecordAgeInSeconds", -1),
+        "TumblingWindowInSeconds": params.get("TumblingWindowInSeconds", 0),
+        "FunctionResponseTypes": list(params.get("FunctionResponseTypes", [])),
+        "DestinationConfig": {"OnFailure": dict(
+            (params.get("DestinationConfig") or {}).get("OnFailure") or {})},
+        "FilterCriteria": params.get("FilterCriteria"),
+        "MetricsConfig": params.get("MetricsConfig"),
+    }
 
 
 def source_kind(arn) -> str | None:
@@ -282,7 +363,7 @@ def sqs_config(params) -> dict:
         "MaximumBatchingWindowInSeconds": params.get("MaximumBatchingWindowInSeconds", 0),
         "FunctionResponseTypes": list(params.get("FunctionResponseTypes", [])),
     }
-    for key in ("ScalingConfig", "MetricsConfig"):
+    for key in ("ScalingConfig", "MetricsConfig", "FilterCriteria"):
         if params.get(key):
             config[key] = params[key]
     if "MaximumBatchingWindowInSeconds" in params:

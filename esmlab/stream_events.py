@@ -1,0 +1,106 @@
+"""The records a Kinesis or DynamoDB Streams mapping sends to a function (fact base §3.3-3.4).
+
+moto's own stream records differ from what Lambda delivers in a few ways this module corrects:
+Kinesis sequence numbers are small integers in moto (AWS: 56 digits), DynamoDB records carry
+``eventVersion`` 1.0 and an over-estimated ``SizeBytes`` in moto (Lambda events: 1.1, and the
+size rule of MODELLING CHOICE M7), and moto's region is fixed to us-east-1.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+
+# 56-digit Kinesis sequence numbers: a fixed prefix, the shard number, moto's counter.
+_KINESIS_BASE = 49 * 10**54
+
+
+def kinesis_sequence(shard_id: str, moto_sequence: int) -> str:
+    shard_number = int(shard_id.rsplit("-", 1)[-1])
+    return str(_KINESIS_BASE + shard_number * 10**30 + moto_sequence)
+
+
+def kinesis_record(raw: dict, shard_id: str, stream_arn: str, role_arn: str, region: str) -> dict:
+    """One ``Records`` element from a boto3 ``get_records`` record."""
+    sequence = kinesis_sequence(shard_id, int(raw["SequenceNumber"]))
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": raw["PartitionKey"],
+            "sequenceNumber": sequence,
+            "data": base64.b64encode(raw["Data"]).decode(),
+            "approximateArrivalTimestamp": round(raw["ApproximateArrivalTimestamp"].timestamp(), 3),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{sequence}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role_arn,
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def _value_bytes(value: dict) -> int:
+    (kind, inner), = value.items()
+    if kind in ("S", "N"):
+        return len(inner.encode())
+    if kind == "B":
+        return len(inner) if isinstance(inner, bytes) else len(base64.b64decode(inner))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS"):
+        return sum(len(v.encode()) for v in inner)
+    if kind == "BS":
+        return sum(len(v) for v in inner)
+    if kind == "L":
+        return sum(_value_bytes(v) for v in inner)
+    return sum(len(k.encode()) + _value_bytes(v) for k, v in inner.items())  # "M"
+
+
+def size_bytes(change: dict) -> int:
+    """MODELLING CHOICE M7: attribute names plus values over Keys, NewImage and OldImage.
+
+    Reproduces the recorded 20 for an INSERT of ``{"id": {"S": "id_value"}}`` (fact base §3.4).
+    """
+    total = 0
+    for part in ("Keys", "NewImage", "OldImage"):
+        for name, value in change.get(part, {}).items():
+            total += len(name.encode()) + _value_bytes(value)
+    return total
+
+
+def _text(value):
+    """boto3 hands binary attributes over as bytes; the Lambda event carries base64 text."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: _text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    return value
+
+
+def dynamodb_record(raw: dict, stream_arn: str, region: str) -> dict:
+    """One ``Records`` element from a boto3 DynamoDB Streams ``get_records`` record."""
+    change = raw["dynamodb"]
+    # Stream records time-stamp to the second ("rounded down to the closest second"):
+    # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_StreamRecord.html
+    created = change["ApproximateCreationDateTime"]
+    created = float(math.floor(created.timestamp() if hasattr(created, "timestamp") else created))
+    body = {"ApproximateCreationDateTime": created, "Keys": _text(change["Keys"])}
+    for image in ("NewImage", "OldImage"):
+        if image in change:
+            body[image] = _text(change[image])
+    body["SequenceNumber"] = change["SequenceNumber"]
+    body["SizeBytes"] = size_bytes(change)
+    body["StreamViewType"] = change["StreamViewType"]
+    return {
+        "eventID": raw["eventID"],
+        "eventName": raw["eventName"],
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": body,
+        "eventSourceARN": stream_arn,
+    }
