@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-TERMINAL = ("deleted", "redriven", "expired", "purged")
+TERMINAL = ("deleted", "filtered", "redriven", "expired", "purged")
 
 
 @dataclass

@@ -88,18 +88,18 @@ class Slot:
         poller = self.poller
         while True:
             want = min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, poller.mapping.batch_size - len(self.batch))
-            items = poller.receive(want)
-            if not items:
+            items, received = poller.receive(want)
+            if not received:
                 break
-            poller.record_poll(items)
+            poller.record_poll(received)
             full = self.add(items)
-            if len(items) == want:
+            if len(received) == want:
                 poller.wake_next()  # more may be waiting for another slot
             if full:
                 return self.close(full)
-            if self.now >= self.window_end:
+            if self.now >= self.window_end and self.batch:
                 return self.close("window")
-            if len(items) < want:
+            if len(received) < want:
                 break
         self.wait()
 
@@ -136,14 +136,16 @@ class Slot:
         """Woken while waiting (its timer is already cancelled): try the queue again."""
         if self.poller.retire_if_excess(self):
             return
-        items = self.poller.receive(
+        items, received = self.poller.receive(
             min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, self.poller.mapping.batch_size - len(self.batch))
         )
-        if not items:  # another slot took them: keep waiting on the same request
+        if not items:  # another slot took them (or filters deleted them): keep waiting
+            if received:
+                self.poller.wake_next()
             self.poller.waiting.append(self)
             self.timer = self.poller.lab.clock.at(self.poll_end, self.poll_timeout)
             return
-        self.poller.record_poll(items)
+        self.poller.record_poll(received)
         full = self.add(items)
         self.poller.wake_next()
         if full:
@@ -261,7 +263,8 @@ class SqsPoller:
 
     # --- talking to SQS --------------------------------------------------------------------------
 
-    def receive(self, count) -> list[Item]:
+    def receive(self, count) -> tuple[list[Item], list[str]]:
+        """One ReceiveMessage; returns (messages for the function, ids of all received)."""
         self.lab.ledger.actor = self.mapping.uuid
         try:
             response = self.sqs.receive_message(
@@ -276,16 +279,32 @@ class SqsPoller:
         now = self.lab.now
         region = self.lab.region
         items = [Item(record(m, self.queue_arn, region), now) for m in response.get("Messages", [])]
+        received = [i.id for i in items]
+        if items and self.mapping.config.get("Patterns"):
+            items = self.filter(items)
         if items:
             self.watch_visibility(items)
-        return items
+        return items, received
 
-    def record_poll(self, items):
+    def filter(self, items):
+        """Event filtering (§2.10): SQS deletes the messages that match no filter."""
+        kept, dropped = [], []
+        for item in items:
+            (kept if self.lab.matches(self, item.record) else dropped).append(item)
+        if dropped:
+            self.lab.trace.add(self.lab.now, "filtered", mapping=self.mapping.uuid,
+                               source=self.queue_arn, records=tuple(i.id for i in dropped))
+            self.delete(dropped)
+            for item in dropped:
+                self.lab.ledger.entries[(self.queue_arn, item.id)].fate = "filtered"
+        return kept
+
+    def record_poll(self, ids):
         self.lab.trace.add(
             self.lab.now, "poll", mapping=self.mapping.uuid, source=self.queue_arn,
-            records=tuple(i.id for i in items),
+            records=tuple(ids),
         )
-        if items:
+        if ids:
             self.last_messages_at = self.lab.now
             self.recent_messages = True
             self.schedule_tick()
