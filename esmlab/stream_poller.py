@@ -180,6 +180,7 @@ class StreamPoller:
     def __init__(self, lab, mapping, source):
         self.lab, self.mapping, self.source = lab, mapping, source
         self.stopped = False
+        self.retention = 24 * 3600.0
         self.shards: dict[str, Shard] = {}
         self.in_flight: dict[str, tuple] = {}  #: request id -> (lane, batch)
         seconds = mapping.get("TumblingWindowInSeconds", 0)
@@ -188,6 +189,7 @@ class StreamPoller:
     # --- lifecycle -------------------------------------------------------------------------------
 
     def start(self):
+        self.retention = self.source.retention_seconds()
         state = self.mapping.shard_state  # where each shard stopped last time (resume)
         for shard_id in self.source.shards():
             shard = Shard(self, shard_id)
@@ -238,7 +240,7 @@ class StreamPoller:
         limit = self.mapping.get("MaximumRecordAgeInSeconds", -1)
         if limit != -1 and age > limit:
             return "RecordAgeExceeded"
-        if age >= self.source.retention_seconds():
+        if age >= self.retention:
             return "retention"
         return None
 

@@ -49,3 +49,39 @@ def env():
         yield Setup(lab)
     finally:
         lab.close()
+
+
+class StreamSetup(Setup):
+    """Adds Kinesis streams and DynamoDB tables with streams."""
+
+    def __init__(self, lab):
+        super().__init__(lab)
+        self.kinesis = lab.client("kinesis")
+        self.ddb = lab.client("dynamodb")
+
+    def stream(self, name="telemetry", shards=1):
+        self.kinesis.create_stream(StreamName=name, ShardCount=shards)
+        return self.kinesis.describe_stream_summary(StreamName=name)[
+            "StreamDescriptionSummary"]["StreamARN"]
+
+    def put(self, name, *items, key=None):
+        return [self.kinesis.put_record(StreamName=name, Data=json.dumps(item).encode(),
+                                        PartitionKey=key or str(item))["SequenceNumber"]
+                for item in items]
+
+    def table(self, name="orders", view="NEW_AND_OLD_IMAGES"):
+        response = self.ddb.create_table(
+            TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
+        return response["TableDescription"]["LatestStreamArn"]
+
+
+@pytest.fixture
+def streams():
+    lab = Lab(seed=1)
+    try:
+        yield StreamSetup(lab)
+    finally:
+        lab.close()
