@@ -7,11 +7,13 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Jupyter refuses to start as root (containers, some JupyterHub images) unless told to.
+JUPYTER_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test labs clean
 
 lab: $(VENV)/.stamp-lab
-	$(BIN)/jupyter lab labs/
+	$(BIN)/jupyter lab $(JUPYTER_FLAGS) labs/
 
 test: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest
@@ -29,7 +31,7 @@ $(VENV)/.stamp-lab: requirements.txt pyproject.toml | $(BIN)/python
 
 $(VENV)/.stamp-dev: requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -r requirements-dev.txt
-	touch $@
+	touch $@ $(VENV)/.stamp-lab   # the dev set includes the learner's set
 
 clean:
 	rm -rf $(VENV)
