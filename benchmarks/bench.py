@@ -1,0 +1,530 @@
+"""esmlab benchmark: how fast does simulated time run, and what does moto cost?
+
+    python benchmarks/bench.py            # full run (~1 min idle; most of it is bare moto)
+    python benchmarks/bench.py --quick    # smaller sizes, a few seconds; targets not judged
+    python benchmarks/bench.py --profile  # also print cProfile top functions for (a) and (b)
+
+Scenarios
+  (a) 1,000 messages, BatchSize 10, ReportBatchItemFailures; the handler reports every message
+      whose index % 10 == 0 as failed (and only those), so they come back after the visibility
+      timeout (30 s) and SQS moves them to a DLQ on the receive after their 3rd
+      (maxReceiveCount 3). Runs until every message is deleted or redriven.
+      ``--whole-batch`` instead raises from the handler (no RBIF), failing the whole batch.
+  (b) a 10,000-message backlog sent before the mapping exists, BatchSize 10, duration 0.1 s,
+      drained until every message is deleted.
+  (c) baseline: plain boto3 send_message_batch + receive_message + delete_message_batch of the
+      same messages with no mapping, (c1) inside a Lab (esmlab's moto SQS fixes installed) and
+      (c2) under a bare ``moto.mock_aws()`` (moto as shipped). Bare moto is quadratic in the
+      queue length, so (c2) uses fewer messages (``--plain-messages``) and the output says so.
+
+Wall times are time.perf_counter() seconds. "wall" is the whole scenario (open the Lab, create
+queues and the function, send, run, close); "run" is only the time inside lab.run(), which is
+what simulated time is compared with: speed-up = simulated seconds / run wall seconds.
+"Simulated" is the simulated instant of the last delete or redrive from the source queue
+(the mapping is created at t=0 and starts polling when it becomes Enabled, 2 s later).
+Scenarios missing their target are re-run under cProfile and the top functions printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import math
+import os
+import platform
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+T_IMPORT = time.perf_counter()
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+import boto3
+import botocore
+import moto
+
+from esmlab import Lab
+
+IMPORT_SECONDS = time.perf_counter() - T_IMPORT
+
+TARGETS = {"a": 3.0, "b": 20.0}  # wall seconds, full sizes, on a 2-core machine
+TERMINAL = ("delete", "redrive", "expire", "purge")
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def send_all(sqs, url, count, start=0):
+    """Send ``count`` messages with bodies {"i": index} in batches of 10; returns API calls."""
+    calls = 0
+    for first in range(start, start + count, 10):
+        entries = [
+            {"Id": str(n), "MessageBody": json.dumps({"i": i})}
+            for n, i in enumerate(range(first, min(first + 10, start + count)))
+        ]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        calls += 1
+    return calls
+
+
+def queue_arn(sqs, url):
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return attrs["Attributes"]["QueueArn"]
+
+
+def run_until_settled(lab, source_arn, expected, step=1.0, limit=3600.0):
+    """Advance the lab ``step`` simulated seconds at a time until ``expected`` messages have
+    left ``source_arn`` (deleted, redriven, expired or purged). Reads the public trace, only
+    the events added since the last step. Returns (last terminal event time, run wall s)."""
+    seen, done, last_t = 0, 0, None
+    wall = 0.0
+    while done < expected:
+        if lab.now >= limit:
+            raise RuntimeError(f"not settled after {limit} simulated s: {done}/{expected} gone")
+        t0 = time.perf_counter()
+        lab.run(until=lab.now + step)
+        wall += time.perf_counter() - t0
+        events = lab.trace.events
+        for event in events[seen:]:
+            if event.kind in TERMINAL and event.source == source_arn:
+                done += len(event.records)
+                last_t = event.t
+        seen = len(events)
+    return last_t, wall
+
+
+def peak_overlap(invocations):
+    """Most invocations in flight at once (an end at t frees its slot before a start at t)."""
+    points = []
+    for inv in invocations:
+        points.append((inv.start, 1))
+        points.append((inv.end if inv.end is not None else float("inf"), -1))
+    points.sort(key=lambda p: (p[0], p[1]))
+    peak = running = 0
+    for _, delta in points:
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+def short(arn):
+    return arn.rsplit(":", 1)[-1]
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+
+def scenario_a(messages, whole_batch=False):
+    def handler(event, context):
+        failed = [
+            r["messageId"] for r in event["Records"] if json.loads(r["body"])["i"] % 10 == 0
+        ]
+        if whole_batch:
+            if failed:
+                raise RuntimeError(f"{len(failed)} poison message(s) in the batch")
+            return None
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    with Lab(seed=7) as lab:
+        sqs, lam = lab.client("sqs"), lab.client("lambda")
+        dlq_url = sqs.create_queue(QueueName="orders-dlq")["QueueUrl"]
+        dlq_arn = queue_arn(sqs, dlq_url)
+        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})
+        url = sqs.create_queue(
+            QueueName="orders", Attributes={"VisibilityTimeout": "30", "RedrivePolicy": redrive}
+        )["QueueUrl"]
+        arn = queue_arn(sqs, url)
+        lab.function("worker", handler, timeout=10, duration=0.2)
+        kwargs = {} if whole_batch else {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+        lam.create_event_source_mapping(
+            FunctionName="worker", EventSourceArn=arn, BatchSize=10, **kwargs
+        )
+        t_setup = time.perf_counter()
+        send_all(sqs, url, messages)
+        t_sent = time.perf_counter()
+        sim, run_wall = run_until_settled(lab, arn, messages)
+        t_ran = time.perf_counter()
+        cons = lab.conservation()
+        invocations = len(lab.trace.invocations)
+        outcomes = {}
+        for inv in lab.trace.invocations:
+            outcomes[inv.outcome] = outcomes.get(inv.outcome, 0) + 1
+        events = len(lab.trace.events)
+        src, dlq = cons.counts.get(arn, {}), cons.counts.get(dlq_arn, {})
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    poison = len(range(0, messages, 10))
+    if whole_batch:
+        expected_ok = src.get("deleted", 0) + src.get("redriven", 0) == messages
+    else:
+        expected_ok = (
+            src == {"entered": messages, "deleted": messages - poison, "redriven": poison}
+            and dlq == {"entered": poison, "in_queue": poison}
+        )
+    return {
+        "name": "a",
+        "messages": messages,
+        "wall": wall,
+        "cpu": cpu,
+        "setup": t_setup - t0,
+        "send": t_sent - t_setup,
+        "run": run_wall,
+        "check": t_ran - t_sent - run_wall,
+        "sim": sim,
+        "lab_now": None,
+        "invocations": invocations,
+        "outcomes": outcomes,
+        "events": events,
+        "ok": cons.ok,
+        "counts": {short(k): v for k, v in cons.counts.items()},
+        "expected_ok": expected_ok,
+        "poison": poison,
+        "whole_batch": whole_batch,
+    }
+
+
+def scenario_b(messages):
+    def handler(event, context):
+        return None
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    with Lab(seed=7) as lab:
+        sqs, lam = lab.client("sqs"), lab.client("lambda")
+        url = sqs.create_queue(QueueName="backlog", Attributes={"VisibilityTimeout": "30"})[
+            "QueueUrl"
+        ]
+        arn = queue_arn(sqs, url)
+        lab.function("worker", handler, timeout=10, duration=0.1)
+        t_setup = time.perf_counter()
+        send_all(sqs, url, messages)  # the backlog exists before the mapping does
+        t_sent = time.perf_counter()
+        lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=arn, BatchSize=10)
+        sim, run_wall = run_until_settled(lab, arn, messages)
+        t_ran = time.perf_counter()
+        cons = lab.conservation()
+        enabled_at = next(
+            (e.t for e in lab.trace.of("state") if e.detail.get("state") == "Enabled"), None
+        )
+        scale = [e.detail["concurrency"] for e in lab.trace.of("scale")]
+        invocations = lab.trace.invocations
+        result = {
+            "name": "b",
+            "messages": messages,
+            "setup": t_setup - t0,
+            "send": t_sent - t_setup,
+            "run": run_wall,
+            "check": t_ran - t_sent - run_wall,
+            "sim": sim,
+            "enabled_at": enabled_at,
+            "invocations": len(invocations),
+            "events": len(lab.trace.events),
+            "peak_scale": max(scale) if scale else 0,
+            "peak_overlap": peak_overlap(invocations),
+            "polls": lab.trace.count("poll"),
+            "empty_polls": lab.trace.empty_receives(),
+            "ok": cons.ok,
+            "counts": {short(k): v for k, v in cons.counts.items()},
+            "expected_ok": cons.counts.get(arn) == {"entered": messages, "deleted": messages},
+        }
+    result["wall"] = time.perf_counter() - t0
+    result["cpu"] = time.process_time() - cpu0
+    return result
+
+
+def drain_raw(sqs, url, messages):
+    """Send, then receive 10 at a time and delete each batch until the queue answers empty."""
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    calls = send_all(sqs, url, messages)
+    t1 = time.perf_counter()
+    received = 0
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        calls += 1
+        if not got:
+            break
+        received += len(got)
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(got)
+            ],
+        )
+        calls += 1
+    t2 = time.perf_counter()
+    return {"send": t1 - t0, "recv_del": t2 - t1, "total": t2 - t0, "calls": calls,
+            "cpu": time.process_time() - cpu0,
+            "received": received, "messages": messages}
+
+
+def scenario_c_lab(messages):
+    with Lab(seed=7) as lab:
+        sqs = lab.client("sqs")
+        url = sqs.create_queue(QueueName="raw", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+        result = drain_raw(sqs, url, messages)
+        result["ok"] = lab.conservation().ok
+    return result
+
+
+def scenario_c_plain(messages):
+    from moto import mock_aws
+
+    os.environ.update(FAKE_ENV)  # never a real account, even without a Lab
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="raw", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+        result = drain_raw(sqs, url, messages)
+    result["ok"] = None
+    return result
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def machine():
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "esmlab"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        commit += " (esmlab/ has uncommitted changes)" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return [
+        f"machine : {platform.platform()}, {cpu}, {os.cpu_count()} cores ({usable} usable)",
+        f"python  : {platform.python_implementation()} {platform.python_version()}",
+        (
+            f"versions: moto {moto.__version__}, boto3 {boto3.__version__}, botocore "
+            f"{botocore.__version__}; esmlab at git {commit}"
+        ),
+        f"import  : esmlab+boto3+moto imported in {IMPORT_SECONDS:.2f} s (not in any figure below)",
+        (
+            f"load    : {load()} at start (other processes compete for the cores when this"
+            " is above 0; compare wall with cpu)"
+        ),
+    ]
+
+
+def load():
+    try:
+        return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
+def fmt(x, digits=2):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def table(headers, rows, indent="    "):
+    """Left-align the first column, right-align the others."""
+    cells = [headers] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for row in cells:
+        first = row[0].ljust(widths[0])
+        rest = " ".join(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))
+        print(f"{indent}{first}  {rest}")
+
+
+def report_a(a):
+    variant = (
+        "whole-batch failure (handler raises, no RBIF)"
+        if a["whole_batch"]
+        else "ReportBatchItemFailures, only the failing message reported"
+    )
+    print(f"(a) {a['messages']:,} messages, BatchSize 10; index % 10 == 0 fails every time "
+          f"({a['poison']} messages); {variant}")
+    print("    VisibilityTimeout 30 s, DLQ after maxReceiveCount 3, timeout 10 s, duration 0.2 s")
+    print(f"    wall {fmt(a['wall'])} s = setup {fmt(a['setup'])} + send {fmt(a['send'])} "
+          f"+ lab.run {fmt(a['run'])} + checks {fmt(a['check'])}; process cpu {fmt(a['cpu'])} s")
+    print(f"    everything deleted or in the DLQ at simulated t = {fmt(a['sim'], 1)} s; "
+          f"{a['invocations']} invocations {a['outcomes']}; {a['events']:,} trace events")
+    print(f"    conservation ok = {a['ok']}; counts = {a['counts']}")
+    if a["whole_batch"]:
+        print(f"    deleted + redriven = all messages: {a['expected_ok']}")
+    else:
+        kept = a["messages"] - a["poison"]
+        print(f"    counts as expected ({kept} deleted, {a['poison']} in the DLQ): "
+              f"{a['expected_ok']}")
+    print()
+
+
+def report_b(b):
+    after = b["sim"] - (b["enabled_at"] or 0)
+    print(f"(b) {b['messages']:,}-message backlog sent before the mapping, BatchSize 10, "
+          "duration 0.1 s")
+    print(f"    wall {fmt(b['wall'])} s = setup {fmt(b['setup'])} + send {fmt(b['send'])} "
+          f"+ lab.run {fmt(b['run'])} + checks {fmt(b['check'])}; process cpu {fmt(b['cpu'])} s")
+    print(f"    mapping Enabled at t = {fmt(b['enabled_at'], 1)} s; last delete at simulated "
+          f"t = {fmt(b['sim'], 1)} s ({fmt(after, 1)} s after Enabled)")
+    print(f"    peak concurrency: {b['peak_scale']} slots (max 'scale' concurrency), "
+          f"{b['peak_overlap']} invocations in flight at once")
+    print(f"    {b['invocations']:,} invocations, {b['polls']:,} ReceiveMessage polls "
+          f"({b['empty_polls']} empty), {b['events']:,} trace events")
+    print(f"    conservation ok = {b['ok']}; counts = {b['counts']}; "
+          f"all deleted: {b['expected_ok']}")
+    print()
+
+
+def report_c(rows, c_lab_small, c_plain, c_plain_half, n_b):
+    print("(c) raw boto3: send_message_batch, then receive_message(10) + delete_message_batch "
+          "until empty; no mapping")
+    table(
+        ["", "msgs", "send s", "recv+del s", "total s", "cpu s", "API calls", "ms/call",
+         "msgs/s"],
+        [
+            [label, f"{r['messages']:,}", fmt(r["send"]), fmt(r["recv_del"]), fmt(r["total"]),
+             fmt(r["cpu"]), f"{r['calls']:,}", fmt(1000 * r["total"] / r["calls"]),
+             f"{r['messages'] / r['total']:,.0f}"]
+            for label, r in rows
+        ],
+    )
+    n_plain = c_plain["messages"]
+    if c_plain_half is not None:
+        ratio = c_plain["total"] / c_lab_small["total"]
+        # CPU time, not wall: it is far less disturbed by other processes on the machine.
+        growth = math.log2(c_plain["cpu"] / c_plain_half["cpu"])
+        estimate = c_plain["cpu"] * (n_b / n_plain) ** growth
+        print(f"    c2 is capped at {n_plain:,} messages, not {n_b:,}: bare moto rescans the "
+              "whole queue (a datetime per message) on every")
+        print(f"    send, receive and delete. At {n_plain:,} messages it is {ratio:.0f}x slower "
+              f"than c1 (wall); {n_plain // 2:,} took {fmt(c_plain_half['cpu'])} cpu s, so its "
+              f"cpu time grows as n^{growth:.1f}.")
+        print(f"    Extrapolated with that exponent, bare moto would need ~{estimate / 60:.0f} "
+              f"cpu min for {n_b:,} messages (a rough estimate, not a measurement).")
+    for label, r in rows:
+        if r["received"] != r["messages"]:
+            print(f"    WARNING: {label} received {r['received']} of {r['messages']}")
+    print()
+
+
+def report_summary(a, b, rows, quick):
+    """The summary table; returns {scenario: met its target} (empty with --quick)."""
+    verdicts, lines = {}, []
+    for key, r, label in (
+        ("a", a, f"(a) {a['messages']:,} msgs, 10% fail, DLQ"),
+        ("b", b, f"(b) drain {b['messages']:,} backlog"),
+    ):
+        if quick:
+            target = "n/a"
+        else:
+            verdicts[key] = r["wall"] < TARGETS[key]
+            target = f"<{TARGETS[key]:.0f}s " + ("PASS" if verdicts[key] else "MISS")
+        lines.append([
+            label, fmt(r["wall"]), fmt(r["cpu"]), fmt(r["run"]), fmt(r["sim"], 1),
+            fmt(r["sim"] / r["run"], 1) + "x", fmt(r["sim"] / r["wall"], 1) + "x",
+            f"{r['invocations']:,}", str(r["ok"] and r["expected_ok"]), target,
+        ])
+    for label, r in rows:
+        ok = "-" if r["ok"] is None else str(r["ok"])
+        lines.append([label, fmt(r["total"]), fmt(r["cpu"])] + ["-"] * 5 + [ok, "-"])
+    print("summary")
+    table(
+        ["scenario", "wall s", "cpu s", "lab.run s", "sim s", "sim/run", "sim/wall",
+         "invocations", "conserved", "target"],
+        lines,
+        indent="  ",
+    )
+    print("  sim/run = simulated seconds per wall second inside lab.run(); sim/wall counts the "
+          "whole scenario.")
+    print(f"  Targets judge wall time. {load()} at the end.")
+    return verdicts
+
+
+def print_profile(label, fn, *args, top=20):
+    gc.collect()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    fn(*args)
+    profiler.disable()
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order)
+        stats.print_stats(top)
+        text = out.getvalue()
+        body = text[text.find("   ncalls"):] if "   ncalls" in text else text
+        print(f"\n--- cProfile of {label}, top {top} by {order} ---")
+        print(body.rstrip())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs; targets not judged")
+    parser.add_argument("--profile", action="store_true", help="print cProfile of (a) and (b)")
+    parser.add_argument("--whole-batch", action="store_true",
+                        help="(a): raise from the handler instead of ReportBatchItemFailures")
+    parser.add_argument("--plain-messages", type=int, default=None,
+                        help="messages for bare moto in (c2) (default 1000, --quick 300)")
+    args = parser.parse_args(argv)
+
+    n_a = 200 if args.quick else 1_000
+    n_b = 2_000 if args.quick else 10_000
+    n_plain = args.plain_messages or (300 if args.quick else 1_000)
+
+    quick_note = " (--quick: smaller sizes, targets not judged)" if args.quick else ""
+    print("esmlab benchmark" + quick_note)
+    for line in machine():
+        print(line)
+    print()
+
+    gc.collect()
+    a = scenario_a(n_a, args.whole_batch)
+    gc.collect()
+    b = scenario_b(n_b)
+    gc.collect()
+    c_lab = scenario_c_lab(n_b)
+    c_lab_small = scenario_c_lab(n_plain) if n_plain != n_b else c_lab
+    gc.collect()
+    c_plain = scenario_c_plain(n_plain)
+    c_plain_half = scenario_c_plain(n_plain // 2) if n_plain < n_b else None
+
+    report_a(a)
+    report_b(b)
+    rows = [("c1 inside Lab (esmlab's moto fixes)", c_lab)]
+    if c_lab_small is not c_lab:
+        rows.append(("c1 inside Lab, same count as c2", c_lab_small))
+    rows.append(("c2 bare moto.mock_aws()", c_plain))
+    report_c(rows, c_lab_small, c_plain, c_plain_half, n_b)
+    verdicts = report_summary(a, b, rows, args.quick)
+
+    to_profile = [k for k, passed in verdicts.items() if not passed]
+    if args.profile:
+        to_profile = ["a", "b"]
+    for key in to_profile:
+        if key == "a":
+            print_profile(f"(a) {n_a:,} messages", scenario_a, n_a, args.whole_batch)
+        else:
+            print_profile(f"(b) {n_b:,}-message backlog", scenario_b, n_b)
+    failed = not (a["ok"] and a["expected_ok"] and b["ok"] and b["expected_ok"])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
