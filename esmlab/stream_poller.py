@@ -49,8 +49,10 @@ def lane_of(key: str, lanes: int) -> int:
 class Batch:
     """Records on their way to the function, with their retry bookkeeping."""
 
-    def __init__(self, records):
+    def __init__(self, records, final=False, window_start=None):
         self.records = list(records)
+        self.final = final  #: the closing invocation of a tumbling window (no records)
+        self.window_start = window_start  #: the tumbling window the records belong to
         self.invocations = 0  #: invocations of exactly this batch (approximateInvokeCount)
         self.retries = 0  #: retries used (MaximumRetryAttempts)
         self.thrown = False  #: whether the last failure was a thrown error or timeout
@@ -82,6 +84,9 @@ class Lane:
             return
         if self.stack:
             return self.poller.invoke(self, self.stack.pop())
+        windows = self.poller.windows
+        if windows and (final := windows.final_batch(self)):
+            return self.poller.invoke(self, final)
         self.poller.expire(self.pending)
         if not self.pending:
             return
@@ -94,6 +99,9 @@ class Lane:
                 break
             if taken and size + rec.bytes + 1 > limits.PAYLOAD_LIMIT_BYTES:
                 full = "payload_limit"
+                break
+            if taken and windows and windows.start_of(rec) != windows.start_of(taken[0]):
+                full = "tumbling_window"
                 break
             taken.append(rec)
             size += rec.bytes + 1
@@ -108,7 +116,8 @@ class Lane:
             self.pending.popleft()
         self.poller.trace("batch", records=tuple(r.sequence for r in taken),
                           detail={"trigger": full or "window", "shard": self.shard.id})
-        self.poller.invoke(self, Batch(taken))
+        start = windows.start_of(taken[0]) if windows else None
+        self.poller.invoke(self, Batch(taken, window_start=start))
 
     def _window_ended(self):
         self.window_timer = None
@@ -264,6 +273,8 @@ class StreamPoller:
             if not fresh:
                 lane.failures = 0
                 return lane.finished()
+        if not batch.records and not batch.final:
+            return lane.finished()
         function = self.lab.functions.get(self.mapping.function_name)
         lane.busy = True
         if function is None or not self.lab.concurrency.try_acquire(function.name):
@@ -275,9 +286,11 @@ class StreamPoller:
         invocation = Invocation(request_id, function.name, self.mapping.uuid, self.lab.now,
                                 batch.ids)
         self.lab.trace.invocations.append(invocation)
-        age_ms = int((self.lab.clock.epoch() - batch.records[-1].arrival) * 1000)
-        self.trace("invoke_start", invocation=request_id, records=batch.ids,
-                   detail={"shard": lane.shard.id, "iterator_age_ms": age_ms})
+        detail = {"shard": lane.shard.id}
+        if batch.records:
+            detail["iterator_age_ms"] = int((self.lab.clock.epoch() - batch.records[-1].arrival)
+                                            * 1000)
+        self.trace("invoke_start", invocation=request_id, records=batch.ids, detail=detail)
         self.in_flight[request_id] = (lane, batch)
         event = {"Records": [r.record for r in batch.records]}
         if self.windows:
@@ -301,8 +314,9 @@ class StreamPoller:
         if result.outcome == "ok" and self.mapping.report_batch_item_failures:
             verdict, failed = classify(result.returned, ids)
             verdict = {PARTIAL: "partial", FAILURE: "invalid_response"}.get(verdict, "success")
-        if self.windows and not failed:
-            self.windows.done(lane, batch, result)
+        if self.windows and result.outcome == "ok" and not failed:
+            if not self.windows.accept(lane, batch, result.returned):
+                verdict, failed = "invalid_response", ids
         invocation.end, invocation.outcome = self.lab.now, verdict
         invocation.returned, invocation.error = result.returned, result.error
         invocation.failed = tuple(failed)
@@ -311,16 +325,18 @@ class StreamPoller:
                            "returned": result.returned, "shard": lane.shard.id})
         self.mapping.last_processing_result = "OK"
         done = batch.records
-        if failed:
+        if failed and batch.records:
             first = ids.index(min(failed, key=lambda s: int(s)))  # the lowest sequence number
             done = batch.records[:first]
+        elif failed:
+            done = []
         for rec in done:
             self.lab.stream_ledger.settle(self, rec, "processed")
         lane.busy = False
-        if not failed:
+        if not failed and not (batch.final and verdict != "success"):
             lane.failures = 0
             return lane.finished()
-        rest = Batch(batch.records[len(done):])
+        rest = Batch(batch.records[len(done):], batch.final, batch.window_start)
         if done and verdict == "partial":  # progress: the rest is a new batch (§2.5)
             lane.stack.append(rest)
             lane.failures = 0
@@ -334,7 +350,8 @@ class StreamPoller:
         wait = BACKOFF_SECONDS[min(lane.failures, len(BACKOFF_SECONDS)) - 1]
         if self.mapping.get("BisectBatchOnFunctionError") and len(batch.records) > 1:
             half = math.ceil(len(batch.records) / 2)  # M1: halves; the first one goes first
-            first, second = Batch(batch.records[:half]), Batch(batch.records[half:])
+            first = Batch(batch.records[:half], window_start=batch.window_start)
+            second = Batch(batch.records[half:], window_start=batch.window_start)
             lane.stack += [second, first]
             self.trace("bisect", records=batch.ids,
                        detail={"halves": (first.ids, second.ids), "shard": lane.shard.id})
@@ -354,6 +371,11 @@ class StreamPoller:
 
     def discard(self, batch, why, invocations):
         """Drop records for a limit (§2.6): to the on-failure destination when one is set."""
+        if not batch.records:  # a tumbling window's closing invocation: only its state is lost
+            if self.windows:
+                self.windows.windows = {k: w for k, w in self.windows.windows.items()
+                                        if w.start != batch.window_start}
+            return
         if why == "retention":  # gone from the stream: no destination, no DroppedEventCount
             for rec in batch.records:
                 self.lab.stream_ledger.settle(self, rec, "expired")
