@@ -1,4 +1,5 @@
-"""The records a Kinesis or DynamoDB Streams mapping sends to a function (fact base §3.3-3.4).
+"""Parts of the records a Kinesis or DynamoDB Streams mapping sends (fact base §3.3-3.4);
+stream_sources.py assembles them.
 
 moto's own stream records differ from what Lambda delivers in a few ways this module corrects:
 Kinesis sequence numbers are small integers in moto (AWS: 56 digits), DynamoDB records carry
@@ -18,27 +19,6 @@ _KINESIS_BASE = 49 * 10**54
 def kinesis_sequence(shard_id: str, moto_sequence: int) -> str:
     shard_number = int(shard_id.rsplit("-", 1)[-1])
     return str(_KINESIS_BASE + shard_number * 10**30 + moto_sequence)
-
-
-def kinesis_record(raw: dict, shard_id: str, stream_arn: str, role_arn: str, region: str) -> dict:
-    """One ``Records`` element from a boto3 ``get_records`` record."""
-    sequence = kinesis_sequence(shard_id, int(raw["SequenceNumber"]))
-    return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": raw["PartitionKey"],
-            "sequenceNumber": sequence,
-            "data": base64.b64encode(raw["Data"]).decode(),
-            "approximateArrivalTimestamp": round(raw["ApproximateArrivalTimestamp"].timestamp(), 3),
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{shard_id}:{sequence}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": role_arn,
-        "awsRegion": region,
-        "eventSourceARN": stream_arn,
-    }
 
 
 def _value_bytes(value: dict) -> int:

@@ -13,14 +13,24 @@ at a starting position, read records (``GetRecords``), and say how long records 
   MODELLING CHOICE: a table's stream has one shard (moto's model). DynamoDB manages shards
   itself and never exposes a shard count to set, so lessons about DynamoDB concurrency use
   ``ParallelizationFactor``, which keeps order per item.
+
+Reading: the pollers take records from moto's shards in-process (the records ``GetRecords``
+would return, in the same order, with the same data) rather than through boto3, because the
+HTTP-shaped round trip costs about 40 microseconds a record and a lesson may stream 100,000.
+Iterators are positions in the shard. Learners' own boto3 calls still go through moto's API.
 """
 
 from __future__ import annotations
 
+import bisect
+import calendar
 import json
 from dataclasses import dataclass
 
-from .stream_events import dynamodb_record, kinesis_record
+from moto.dynamodb.models import dynamodb_backends
+from moto.kinesis.models import kinesis_backends
+
+from .stream_events import dynamodb_record, kinesis_sequence
 
 
 @dataclass
@@ -62,27 +72,52 @@ class KinesisSource:
         summary = self.client.describe_stream_summary(StreamName=self.name)
         return summary["StreamDescriptionSummary"]["RetentionPeriodHours"] * 3600.0
 
-    def iterator(self, shard, kind, *, after=None, timestamp=None) -> str:
-        params = {"StreamName": self.name, "ShardId": shard, "ShardIteratorType": kind}
-        if after is not None:
-            params["StartingSequenceNumber"] = str(after)
-        if timestamp is not None:
-            params["Timestamp"] = timestamp
-        return self.client.get_shard_iterator(**params)["ShardIterator"]
+    def _shard(self, shard_id):
+        backend = kinesis_backends[self.lab.account_id][self.lab.region]
+        return backend.describe_stream(stream_arn=None, stream_name=self.name).get_shard(shard_id)
 
-    def read(self, shard, iterator):
-        response = self.client.get_records(ShardIterator=iterator, Limit=self.max_records)
-        records = [
-            self._record(shard, raw) for raw in response["Records"]
-        ]
-        return records, response.get("NextShardIterator") or iterator
+    def iterator(self, shard, kind, *, after=None, timestamp=None) -> int:
+        """A position: the moto sequence number of the last record before the next read."""
+        records = self._shard(shard).records
+        if kind == "LATEST":
+            return next(reversed(records), 0)
+        if kind == "AT_SEQUENCE_NUMBER":
+            return int(after) - 1
+        if kind == "AFTER_SEQUENCE_NUMBER":
+            return int(after)
+        if kind == "AT_TIMESTAMP":
+            moment = timestamp.timestamp() if hasattr(timestamp, "timestamp") else timestamp
+            times = [r.created_at for r in records.values()]
+            return bisect.bisect_left(times, moment)  # positions are 1..n in moto
+        return 0  # TRIM_HORIZON
+
+    def read(self, shard, position):
+        records = self._shard(shard).records
+        newest = next(reversed(records), 0)
+        stop = min(newest, position + self.max_records)
+        out = [self._record(shard, records[n]) for n in range(position + 1, stop + 1)]
+        return out, stop if out else position
 
     def _record(self, shard, raw):
-        rec = kinesis_record(raw, shard, self.arn, self.role_arn, self.lab.region)
-        return StreamRecord(
-            shard, int(raw["SequenceNumber"]), rec["kinesis"]["sequenceNumber"],
-            raw["PartitionKey"], raw["ApproximateArrivalTimestamp"].timestamp(), rec,
-        )
+        sequence = kinesis_sequence(shard, raw.sequence_number)
+        rec = {
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": raw.partition_key,
+                "sequenceNumber": sequence,
+                "data": raw.data,  # moto keeps the base64 text of the bytes written
+                "approximateArrivalTimestamp": round(raw.created_at, 3),
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"{shard}:{sequence}",
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": self.role_arn,
+            "awsRegion": self.lab.region,
+            "eventSourceARN": self.arn,
+        }
+        return StreamRecord(shard, raw.sequence_number, sequence, raw.partition_key,
+                            raw.created_at, rec)
 
 
 class DynamoDBSource:
@@ -108,19 +143,33 @@ class DynamoDBSource:
     def retention_seconds(self) -> float:
         return 24 * 3600.0
 
-    def iterator(self, shard, kind, *, after=None, timestamp=None) -> str:
-        params = {"StreamArn": self.arn, "ShardId": shard, "ShardIteratorType": kind}
-        if after is not None:
-            params["SequenceNumber"] = str(after)
-        return self.client.get_shard_iterator(**params)["ShardIterator"]
+    def _items(self):
+        table = self.arn.split(":table/", 1)[1].split("/stream/", 1)[0]
+        backend = dynamodb_backends[self.lab.account_id][self.lab.region]
+        shard = backend.get_table(table).stream_shard
+        return shard.items, shard.starting_sequence_number
 
-    def read(self, shard, iterator):
-        response = self.client.get_records(ShardIterator=iterator, Limit=self.max_records)
-        records = [self._record(shard, raw) for raw in response["Records"]]
-        return records, response.get("NextShardIterator") or iterator
+    def iterator(self, shard, kind, *, after=None, timestamp=None) -> int:
+        """A position: the index in the shard of the next record to read."""
+        items, first = self._items()
+        if kind == "LATEST":
+            return len(items)
+        if kind == "AT_SEQUENCE_NUMBER":
+            return int(after) - first
+        if kind == "AFTER_SEQUENCE_NUMBER":
+            return int(after) - first + 1
+        return 0  # TRIM_HORIZON
+
+    def read(self, shard, position):
+        items, first = self._items()
+        chunk = items[position : position + self.max_records]
+        return [self._record(shard, item.to_json()) for item in chunk], position + len(chunk)
 
     def _record(self, shard, raw):
-        rec = dynamodb_record(raw, self.arn, self.lab.region)
+        change = dict(raw["dynamodb"])
+        created = change["ApproximateCreationDateTime"]  # moto: a naive UTC datetime
+        change["ApproximateCreationDateTime"] = calendar.timegm(created.utctimetuple())
+        rec = dynamodb_record(dict(raw, dynamodb=change), self.arn, self.lab.region)
         change = rec["dynamodb"]
         return StreamRecord(
             shard, int(change["SequenceNumber"]), change["SequenceNumber"],
