@@ -1,0 +1,1 @@
+"""Scenario functions behind the labs' demos and widgets: parameters in, a result out."""

@@ -1,0 +1,35 @@
+"""Widgets are a thin view: controls -> a pure scenario function -> a drawing.
+
+A lab shows the default case statically first (``draw(scenario(**defaults))``, so the page reads
+well where no kernel runs), then the same scenario behind controls::
+
+    panel = explore(batching.simulate, batching.draw,
+                    batch_size=IntSlider(10, 1, 100), window=IntSlider(0, 0, 30))
+    panel
+
+Every control change re-runs the scenario with all current values and redraws into the panel's
+own output area. The callback closes over the two functions only, never over notebook globals.
+"""
+
+from __future__ import annotations
+
+
+def explore(scenario, draw, *, fixed=None, **controls):
+    """A VBox of ``controls`` and an output area showing ``draw(scenario(**values))``."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    output = widgets.Output()
+    fixed = dict(fixed or {})
+
+    def redraw(_change=None):
+        values = {name: control.value for name, control in controls.items()}
+        with output:
+            output.clear_output(wait=True)
+            draw(scenario(**fixed, **values))
+            plt.show()
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([*controls.values(), output])
