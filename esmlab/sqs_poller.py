@@ -200,6 +200,8 @@ class SqsPoller:
             self.tick_timer.cancel()
         for slot in list(self.slots):
             if slot in self.waiting or slot.batch:
+                if slot in self.waiting:
+                    self.record_poll([])  # the pending long poll ends empty
                 slot.stop()
                 self.slots.discard(slot)
         self.waiting.clear()
@@ -221,6 +223,7 @@ class SqsPoller:
             self.waiting.remove(slot)
             slot.stop()
             self.slots.discard(slot)
+            self.record_poll([])  # its long poll ends empty: still a billed request
 
     def retire_if_excess(self, slot) -> bool:
         """Retire ``slot`` if the mapping stopped, or if there are too many slots and it holds

@@ -11,8 +11,8 @@ kind               meaning
 ``batch``          a batch closed (``detail["trigger"]``: ``window``, ``batch_size``,
                    ``payload_limit``)
 ``invoke_start``   an invocation began (``invocation``: its request id)
-``invoke_end``     it ended (``outcome``: ``success``, ``partial``, ``error``, ``timeout``;
-                   ``detail``: ``returned``, ``error``, ``failed`` ids, ``duration``)
+``invoke_end``     it ended (``outcome``: ``success``, ``partial``, ``error``, ``timeout``,
+                   ``invalid_response``; ``detail``: ``returned``, ``error``, ``failed`` ids)
 ``throttle``       an invocation was refused for lack of concurrency
 ``delete``         a message was deleted from its queue
 ``stale_delete``   a delete used an old receipt handle, so nothing was deleted
@@ -23,7 +23,14 @@ kind               meaning
 ``scale``          the mapping's concurrency target changed (``detail["concurrency"]``)
 ``state``          the mapping changed state (``detail["state"]``)
 ``gave_up``        a throttled batch was given up (it stays in the queue)
+``filtered``       records matched none of the mapping's filters (SQS deletes them)
+``bisect``         streams: a failed batch was split (``detail["halves"]``)
+``discard``        streams: records given up for a limit (``outcome``: the condition)
+``destination``    streams: a failure record was sent (``outcome``: delivered or failed)
 =================  =====================================================================
+
+Stream events name records by sequence number and carry ``detail["shard"]``; an
+``invoke_start`` of a stream mapping has ``detail["iterator_age_ms"]``.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ class Invocation:
     start: float
     records: tuple  #: message ids, in batch order
     end: float | None = None
-    outcome: str | None = None  #: success, partial, error or timeout
+    outcome: str | None = None  #: success, partial, error, timeout or invalid_response
     returned: object = None  #: what the handler returned
     error: dict | None = None  #: errorType and errorMessage when it failed
     failed: tuple = ()  #: ids that were not processed (the batch's retry set)
