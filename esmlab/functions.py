@@ -143,6 +143,9 @@ def register(lab, name, handler, *, timeout, duration, reserved_concurrency, rol
 
     The default role ``<name>-role`` carries the three AWS managed execution-role policies and
     an inline policy for on-failure destinations (see DESTINATION_POLICY)."""
+    if not callable(handler):
+        raise TypeError(f"the handler of {name} must be a function of (event, context), "
+                        f"got {handler!r}")
     if not 1 <= timeout <= 900:
         # Lambda's timeout range: https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
         raise ValueError(f"timeout must be 1 to 900 seconds, got {timeout}")
