@@ -227,14 +227,17 @@ class Lab:
         mapping.state = state
         self.record_state(mapping)
         if state == "Enabled" and mapping.uuid not in self._pollers:
-            if mapping.kind == "sqs":
-                poller = SqsPoller(self, mapping)
-            else:
-                role = self.functions[mapping.function_name].role
-                poller = StreamPoller(self, mapping, source_for(self, mapping.kind,
-                                                                mapping.source_arn, role))
-            self._pollers[mapping.uuid] = poller
-            poller.start()
+            self._start_poller(mapping)
+
+    def _start_poller(self, mapping):
+        if mapping.kind == "sqs":
+            poller = SqsPoller(self, mapping)
+        else:
+            role = self.functions[mapping.function_name].role
+            source = source_for(self, mapping.kind, mapping.source_arn, role)
+            poller = StreamPoller(self, mapping, source)
+        self._pollers[mapping.uuid] = poller
+        poller.start()
 
     # --- streams ---------------------------------------------------------------------------------
 
@@ -320,6 +323,16 @@ class Lab:
         from .permissions import missing_destination
 
         return not missing_destination(function.role, target.split(":")[2], target)
+
+    def mapping_updated(self, mapping):
+        """UpdateEventSourceMapping changed the configuration of a running mapping."""
+        poller = self._pollers.get(mapping.uuid)
+        if poller is not None:
+            poller.reconfigure()
+
+    def restart_poller(self, mapping):
+        self._pollers.pop(mapping.uuid, None)
+        self._start_poller(mapping)
 
     def _stop_poller(self, mapping):
         poller = self._pollers.pop(mapping.uuid, None)

@@ -203,6 +203,7 @@ class MappingApi:
             check_sqs_rules(config, queue, function)
         mapping.config = config
         mapping.last_modified = self.lab.datetime()
+        self.lab.mapping_updated(mapping)
         enabled = params.get("Enabled")
         if enabled is False and mapping.state in ("Enabled", "Creating", "Enabling", "Updating"):
             self.transition(mapping, "Disabling", "Disabled")

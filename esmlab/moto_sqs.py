@@ -161,6 +161,9 @@ def receive_message(
     queue = self.get_queue(queue_name)
     now = now_ms()
     expire_messages(queue, now)
+    # messages whose visibility timeout has ended are no longer in flight: their FIFO group is
+    # free again (moto recomputes the pending groups in its loop for the same reason)
+    queue._pending_messages = {m for m in queue._pending_messages if now < m.visible_at}
     pending_groups = queue.pending_message_groups if queue.fifo_queue else set()
     redrive = queue.redrive_policy if queue.dead_letter_queue is not None else None
     result, to_dlq = [], []

@@ -206,6 +206,11 @@ class SqsPoller:
                 self.slots.discard(slot)
         self.waiting.clear()
 
+    def reconfigure(self):
+        """The mapping was updated: a lower MaximumConcurrency applies at once."""
+        if self.target > self.cap:
+            self.set_target(self.cap)
+
     def set_target(self, target):
         if target != self.target:
             self.target = target

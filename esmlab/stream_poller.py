@@ -230,6 +230,11 @@ class StreamPoller:
             elif shard.last_read is not None:
                 self.mapping.shard_state[shard.id] = ("AFTER_SEQUENCE_NUMBER", shard.last_read)
 
+    def reconfigure(self):
+        """The mapping was updated: restart from the checkpoints with the new lanes/windows."""
+        self.stop()
+        self.lab.restart_poller(self.mapping)
+
     def on_record(self):
         for shard in self.shards.values():
             shard.schedule_poll()
