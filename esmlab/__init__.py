@@ -7,4 +7,4 @@ from .clock import START
 from .lab import Lab
 from .trace import Event, Invocation, Trace
 
-__all__ = ["Lab", "START", "Trace", "Event", "Invocation"]
+__all__ = ["START", "Event", "Invocation", "Lab", "Trace"]

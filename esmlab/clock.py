@@ -15,14 +15,14 @@ import itertools
 import time_machine
 
 #: The instant a lab starts: ``lab.now == 0`` is 2025-01-01T00:00:00Z.
-START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 START_EPOCH = START.timestamp()
 
 
 class Timer:
     """A scheduled callback; ``cancel()`` stops it from running."""
 
-    __slots__ = ("at", "fn", "args", "cancelled")
+    __slots__ = ("args", "at", "cancelled", "fn")
 
     def __init__(self, at, fn, args):
         self.at, self.fn, self.args, self.cancelled = at, fn, args, False

@@ -67,7 +67,7 @@ class LambdaContext:
         self._clock = clock
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int(round((self._deadline - self._clock.now) * 1000)))
+        return max(0, round((self._deadline - self._clock.now) * 1000))
 
 
 @dataclass
@@ -106,7 +106,7 @@ class Function:
         seconds = self.run_time(event)
         try:
             returned = self.handler(event, context)
-        except Exception as exc:  # the handler's error becomes a function error, as in Lambda
+        except Exception as exc:  # noqa: BLE001 - any handler error is a function error, as in Lambda
             # Lambda's Python runtime reports errorType (the class) and errorMessage:
             # https://docs.aws.amazon.com/lambda/latest/dg/python-exceptions.html
             error = {

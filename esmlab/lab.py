@@ -22,8 +22,8 @@ import uuid
 import boto3
 from botocore.config import Config
 from moto import mock_aws
-from moto.core import responses as moto_responses
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core import responses as moto_responses
 from moto.moto_api._internal import mock_random
 from moto.sqs.models import sqs_backends
 
@@ -31,8 +31,8 @@ from . import mapping_api, moto_iam, moto_sqs, moto_streams
 from .clock import START, Clock
 from .concurrency import Concurrency
 from .functions import register
-from .limits import MESSAGES
 from .ledger import Ledger, StreamLedger, conservation, stream_conservation
+from .limits import MESSAGES
 from .sqs_poller import SqsPoller
 from .stream_poller import StreamPoller
 from .stream_sources import source_for

@@ -48,7 +48,7 @@ IDLE_TO_MINIMUM_SECONDS = 120.0
 class Item:
     """A received message on its way to the function."""
 
-    __slots__ = ("id", "record", "handle", "received_at", "bytes", "receive_count")
+    __slots__ = ("bytes", "handle", "id", "receive_count", "received_at", "record")
 
     def __init__(self, rec, received_at):
         self.id = rec["messageId"]

@@ -319,9 +319,10 @@ class StreamPoller:
         if result.outcome == "ok" and self.mapping.report_batch_item_failures:
             verdict, failed = classify(result.returned, ids)
             verdict = {PARTIAL: "partial", FAILURE: "invalid_response"}.get(verdict, "success")
-        if self.windows and result.outcome == "ok" and not failed:
-            if not self.windows.accept(lane, batch, result.returned):
-                verdict, failed = "invalid_response", ids
+        accepted = not (self.windows and result.outcome == "ok" and not failed) or (
+            self.windows.accept(lane, batch, result.returned))
+        if not accepted:  # a tumbling window's response must carry its state
+            verdict, failed = "invalid_response", ids
         invocation.end, invocation.outcome = self.lab.now, verdict
         invocation.returned, invocation.error = result.returned, result.error
         invocation.failed = tuple(failed)

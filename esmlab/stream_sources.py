@@ -161,7 +161,7 @@ class DynamoDBSource:
         return 0  # TRIM_HORIZON
 
     def read(self, shard, position):
-        items, first = self._items()
+        items, _ = self._items()
         chunk = items[position : position + self.max_records]
         return [self._record(shard, item.to_json()) for item in chunk], position + len(chunk)
 

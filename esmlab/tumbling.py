@@ -29,7 +29,7 @@ STATE_LIMIT_BYTES = 1024 * 1024
 
 
 class Window:
-    __slots__ = ("start", "end", "state", "early")
+    __slots__ = ("early", "end", "start", "state")
 
     def __init__(self, start, end):
         self.start, self.end, self.state, self.early = start, end, {}, False
@@ -94,4 +94,4 @@ class TumblingWindows:
 
 
 def _iso(epoch):
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
