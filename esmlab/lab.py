@@ -20,6 +20,7 @@ import random
 import uuid
 
 import boto3
+import botocore.handlers
 from botocore.config import Config
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -49,6 +50,28 @@ FAKE_ENV = {
 
 _open_lab = None
 _session = None
+
+
+
+def _refuse_after_close(request, **kwargs):
+    """A client made for a lab must never reach AWS once the lab is closed.
+
+    moto answers while its mock is on (its handler comes first); after ``close()`` a request
+    signed with the lab's fake key would otherwise leave the machine. Refuse it instead.
+    """
+    authorization = request.headers.get("Authorization") or b""
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode(errors="replace")
+    fake_keys = (FAKE_ENV["AWS_ACCESS_KEY_ID"], "FOOBARKEY")  # ours, and the one moto sets
+    if _open_lab is None and any(f"Credential={key}/" in authorization for key in fake_keys):
+        raise RuntimeError(
+            "This boto3 client belongs to a Lab that is closed (a newer Lab was opened, or "
+            "close() was called), so it has no simulated AWS to talk to. Open a Lab and make "
+            "the client again with lab.client(...)."
+        )
+
+
+botocore.handlers.BUILTIN_HANDLERS.append(("before-send", _refuse_after_close))
 
 # moto lists a response class's methods with inspect on every request; the list never changes,
 # so cache it (about a fifth of a DynamoDB put_item's cost, measured in benchmarks/).

@@ -1,8 +1,10 @@
 """Fixes and observation hooks for moto's Kinesis and DynamoDB Streams, applied while a Lab is open.
 
 * Speed: moto's Kinesis shard finds its last sequence number by listing every record on each
-  put, and scans the shard from the start on each ``GetRecords``. Sequence numbers in a moto
-  shard are consecutive integers from 1, so both become direct look-ups here.
+  put, and scans the shard from the start on each ``GetRecords``. Sequence numbers in a shard are
+  consecutive here, so both become direct look-ups.
+* Kinesis sequence numbers have AWS's 56 digits (moto counts from 1), the same in the
+  ``PutRecord`` response, ``GetRecords`` and the function's event.
 * AWS behaviour moto lacks: a DynamoDB write that changes nothing writes no stream record
   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html: a record is
   written when an item is modified; moto writes a MODIFY record even for an identical item).
@@ -20,8 +22,18 @@ _listener = None
 _saved: list[tuple[object, str, object]] = []
 
 
+def shard_base(shard) -> int:
+    """The number just below a shard's first sequence number: 56 digits, as AWS's are
+    (fact base §3.3), with the shard's number in the middle so shards never share a number."""
+    return 49 * 10**54 + shard._shard_id * 10**30
+
+
+def _last(shard) -> int:
+    return shard.__dict__.get("_esmlab_last", shard_base(shard))
+
+
 def _kinesis_put_record(self, partition_key, data, explicit_hash_key):
-    sequence_number = self.__dict__.get("_esmlab_last", len(self.records)) + 1
+    sequence_number = _last(self) + 1
     self.__dict__["_esmlab_last"] = sequence_number
     self.records[sequence_number] = kinesis_models.Record(
         partition_key, data, sequence_number, explicit_hash_key
@@ -32,8 +44,8 @@ def _kinesis_put_record(self, partition_key, data, explicit_hash_key):
 
 
 def _kinesis_get_records(self, last_sequence_id, limit):
-    last = int(last_sequence_id)
-    newest = self.__dict__.get("_esmlab_last", len(self.records))
+    last = max(int(last_sequence_id), shard_base(self))  # TRIM_HORIZON iterators say 0
+    newest = _last(self)
     stop = newest if not limit else min(newest, last + limit)
     results = [self.records[n] for n in range(last + 1, stop + 1)]
     behind = 0
@@ -44,7 +56,7 @@ def _kinesis_get_records(self, last_sequence_id, limit):
 
 
 def _kinesis_max_sequence(self):
-    return self.__dict__.get("_esmlab_last", len(self.records))
+    return _last(self)
 
 
 def _ddb_add(self, old, new):

@@ -15,7 +15,8 @@ How Lambda does it (fact base §2.1-2.5, §2.7) and the modelling choices that f
   the batch.
 * Scaling (§2.1, §2.7, MODELLING CHOICE M4). Start with 5 slots; every second, add 5 (300 a
   minute) while receives return messages and no invocation failed, up to 1,250 or
-  ``ScalingConfig.MaximumConcurrency``; halve on function errors (not with
+  ``ScalingConfig.MaximumConcurrency`` (only while no poller is left waiting: "if messages are
+  still available" means a backlog, not any traffic); halve on function errors (not with
   ``ReportBatchItemFailures``, 2023 edition of ``with-sqs``) and on throttles; after 60 s without
   messages go back to 5, after 120 s to 2 (not when ``MaximumConcurrency`` is set).
   Deviation from M4, documented in docs/simulator.md: reserved and account concurrency do not cap
@@ -106,7 +107,13 @@ class Slot:
     def add(self, items) -> str | None:
         """Add received messages; returns the trigger if the batch is now full."""
         size = ENVELOPE_BYTES + sum(i.bytes + 1 for i in self.batch)
+        held = {i.id: n for n, i in enumerate(self.batch)}
         for position, item in enumerate(items):
+            if item.id in held:  # received again while waiting in this batch: keep the newest
+                old = self.batch[held[item.id]]
+                self.batch[held[item.id]] = item
+                size += item.bytes - old.bytes
+                continue
             if self.batch and size + item.bytes + 1 > limits.PAYLOAD_LIMIT_BYTES:
                 self.carry.extend(items[position:])
                 return "payload_limit"
@@ -146,8 +153,11 @@ class Slot:
             self.timer = self.poller.lab.clock.at(self.poll_end, self.poll_timeout)
             return
         self.poller.record_poll(received)
+        want = min(limits.SQS_MAX_MESSAGES_PER_RECEIVE,
+                   self.poller.mapping.batch_size - len(self.batch))
         full = self.add(items)
-        self.poller.wake_next()
+        if len(received) >= want:
+            self.poller.wake_next()  # more may be waiting for another slot
         if full:
             return self.close(full)
         if self.now >= self.window_end:
@@ -252,7 +262,8 @@ class SqsPoller:
         idle = self.lab.now - self.last_messages_at
         if self.recent_errors:
             target = max(floor, self.target // 2)
-        elif self.recent_messages:
+        elif self.recent_messages and not self.waiting:
+            # messages keep coming and no poller is left waiting for them: a backlog
             step = limits.SQS_SCALE_UP_PER_MINUTE * TICK_SECONDS / 60
             target = min(self.target + int(step), self.cap)
         elif idle >= IDLE_TO_MINIMUM_SECONDS and self.mapping.maximum_concurrency is None:

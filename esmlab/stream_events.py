@@ -1,9 +1,8 @@
 """Parts of the records a Kinesis or DynamoDB Streams mapping sends (fact base §3.3-3.4);
 stream_sources.py assembles them.
 
-moto's own stream records differ from what Lambda delivers in a few ways this module corrects:
-Kinesis sequence numbers are small integers in moto (AWS: 56 digits), DynamoDB records carry
-``eventVersion`` 1.0 and an over-estimated ``SizeBytes`` in moto (Lambda events: 1.1, and the
+moto's DynamoDB stream records differ from what Lambda delivers in ways this module corrects:
+they carry ``eventVersion`` 1.0 and an over-estimated ``SizeBytes`` (Lambda events: 1.1, and the
 size rule of MODELLING CHOICE M7), and moto's region is fixed to us-east-1.
 """
 
@@ -11,15 +10,6 @@ from __future__ import annotations
 
 import base64
 import math
-
-# 56-digit Kinesis sequence numbers: a fixed prefix, the shard number, moto's counter.
-_KINESIS_BASE = 49 * 10**54
-
-
-def kinesis_sequence(shard_id: str, moto_sequence: int) -> str:
-    shard_number = int(shard_id.rsplit("-", 1)[-1])
-    return str(_KINESIS_BASE + shard_number * 10**30 + moto_sequence)
-
 
 def _value_bytes(value: dict) -> int:
     (kind, inner), = value.items()

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from moto.dynamodb.models import dynamodb_backends
 from moto.kinesis.models import kinesis_backends
 
-from .stream_events import dynamodb_record, kinesis_sequence
+from .moto_streams import shard_base
+from .stream_events import dynamodb_record
 
 
 @dataclass
@@ -78,9 +79,10 @@ class KinesisSource:
 
     def iterator(self, shard, kind, *, after=None, timestamp=None) -> int:
         """A position: the moto sequence number of the last record before the next read."""
-        records = self._shard(shard).records
+        moto_shard = self._shard(shard)
+        records, base = moto_shard.records, shard_base(moto_shard)
         if kind == "LATEST":
-            return next(reversed(records), 0)
+            return next(reversed(records), base)
         if kind == "AT_SEQUENCE_NUMBER":
             return int(after) - 1
         if kind == "AFTER_SEQUENCE_NUMBER":
@@ -88,18 +90,20 @@ class KinesisSource:
         if kind == "AT_TIMESTAMP":
             moment = timestamp.timestamp() if hasattr(timestamp, "timestamp") else timestamp
             times = [r.created_at for r in records.values()]
-            return bisect.bisect_left(times, moment)  # positions are 1..n in moto
-        return 0  # TRIM_HORIZON
+            return base + bisect.bisect_left(times, moment)  # numbers are base+1, base+2, ...
+        return base  # TRIM_HORIZON
 
     def read(self, shard, position):
-        records = self._shard(shard).records
-        newest = next(reversed(records), 0)
+        moto_shard = self._shard(shard)
+        records = moto_shard.records
+        position = max(position, shard_base(moto_shard))
+        newest = next(reversed(records), position)
         stop = min(newest, position + self.max_records)
         out = [self._record(shard, records[n]) for n in range(position + 1, stop + 1)]
         return out, stop if out else position
 
     def _record(self, shard, raw):
-        sequence = kinesis_sequence(shard, raw.sequence_number)
+        sequence = str(raw.sequence_number)
         rec = {
             "kinesis": {
                 "kinesisSchemaVersion": "1.0",

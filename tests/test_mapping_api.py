@@ -208,3 +208,10 @@ def test_moto_never_learns_of_the_mapping(env):
     env.send(url, "x")  # before the mapping is enabled: moto must not invoke anything
     assert queue.lambda_event_source_mappings == {}
     assert calls == []
+
+
+def test_a_closed_lab_client_never_reaches_aws(env):
+    sqs = env.sqs
+    env.lab.close()
+    with pytest.raises(RuntimeError, match="belongs to a Lab that is closed"):
+        sqs.list_queues()

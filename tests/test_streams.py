@@ -305,3 +305,20 @@ def test_sqs_filter_deletes_messages_that_match_nothing(streams):
     assert counts == {"entered": 3, "deleted": 1, "filtered": 2}
     attributes = streams.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
     assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_put_record_sequence_number_is_the_one_the_function_sees(streams):
+    seen = collect(streams)
+    arn = streams.stream(shards=2)
+    (written,) = streams.put("telemetry", {"n": 1})
+    streams.lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=arn,
+                                            StartingPosition="TRIM_HORIZON")
+    streams.lab.run(until=10)
+    (record,) = seen[0]["Records"]
+    assert record["kinesis"]["sequenceNumber"] == written and len(written) == 56
+    shard = record["eventID"].split(":")[0]
+    iterator = streams.kinesis.get_shard_iterator(
+        StreamName="telemetry", ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER",
+        StartingSequenceNumber=written)["ShardIterator"]
+    assert streams.kinesis.get_records(ShardIterator=iterator)["Records"][0][
+        "SequenceNumber"] == written
