@@ -1,0 +1,383 @@
+"""MkDocs hooks of the course site (registered in mkdocs.yml under ``hooks:``).
+
+At every build:
+
+1. **Labs.** Every ``solutions/NN-*.ipynb`` is executed with nbclient (in parallel, in this
+   interpreter's kernel). A cell that raises stops the build: a lab that does not run is never
+   published. The executed copy is cleaned for the page and served as ``labs/NN-*.ipynb``, which
+   mkdocs-jupyter renders (it does not execute again):
+
+   * a widget output (an ``ipywidgets`` view, which would show as a blank area or as
+     ``VBox(...)`` text without a kernel) is replaced by a short note: the labs draw the default
+     case with the same scenario function in the cell above the widget, so the page still shows it;
+   * cells tagged ``remove-cell`` / ``remove-input`` / ``remove-output`` (or with ``_``) lose
+     that part; all tags are then dropped, so none is shown on the page;
+   * the widget state in the notebook metadata is dropped (mkdocs-jupyter would otherwise load
+     the widget manager from a CDN).
+
+2. **Reference.** ``scripts/site_reference.py`` writes ``reference/*.md`` from esmlab's data
+   modules and a tiny simulated run.
+
+3. **Batching figure.** The batching chapter's ``<!-- plotly: batching -->`` placeholder becomes
+   a plotly figure (frames behind a slider, no autoplay), and plotly.min.js from the installed
+   plotly package is copied into the site: nothing is loaded from a CDN.
+
+4. **Offline.** Every built page is checked: a script, stylesheet, image or iframe loaded from
+   another host fails the build. Known notebook leftovers (an empty MathJax ``<script src="">``,
+   the mermaid import nbconvert adds) are removed first.
+
+5. **Missing pages.** A page in the nav that is written by someone else and does not exist yet
+   (``instructor.md``) or a lab whose solution notebook does not exist yet gets a short
+   placeholder page, so that the nav and ``--strict`` builds stay valid.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import copy
+import html
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _importable():
+    """Make esmlab and the sibling scripts importable (plugins may reset sys.path)."""
+    for path in (ROOT / "scripts", ROOT):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+
+
+_importable()
+
+from mkdocs.exceptions import PluginError  # noqa: E402
+from mkdocs.structure.files import File  # noqa: E402
+
+log = logging.getLogger("mkdocs.hooks.esmlab")
+
+SOLUTIONS = ROOT / "solutions"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = (
+    '<div class="esm-widget-note"><strong>Interactive in JupyterLab.</strong> Run the lab to get '
+    "controls here that re-run the simulation as you move them. On this page, the figure drawn "
+    "above by the same scenario function shows the default case.</div>"
+)
+REMOVE_CELL = {"remove-cell", "remove_cell"}
+REMOVE_INPUT = {"remove-input", "remove_input"}
+REMOVE_OUTPUT = {"remove-output", "remove_output"}
+PLOTLY_PLACEHOLDER = "<!-- plotly: batching -->"
+PLOTLY_JS = "assets/js/plotly.min.js"
+CELL_TIMEOUT = int(os.environ.get("ESMLAB_SITE_CELL_TIMEOUT", "300"))
+
+# The esmlab API page: these modules in this order, then every scenarios/ and checks/ module
+# that exists (other modules are internal: see docs/simulator.md).
+API_MODULES = [
+    ("The lab", ["esmlab.lab", "esmlab.trace"]),
+    ("Pictures and widgets", ["esmlab.plots", "esmlab.widgets"]),
+    ("Scenarios behind the labs", ["esmlab.scenarios.*"]),
+    ("Checks", ["esmlab.checks", "esmlab.checks.*"]),
+    ("Data and rules", ["esmlab.limits", "esmlab.metrics", "esmlab.permissions",
+                        "esmlab.filtering", "esmlab.destinations", "esmlab.batch_response"]),
+]
+
+# Pages of the nav written by other people: a placeholder is served while they do not exist.
+PLACEHOLDERS = {
+    "instructor.md": (
+        "# Instructor guide\n\n"
+        "!!! note \"Being written\"\n"
+        "    The instructor guide (workshop timings, one-command grading to a CSV, nbgrader) "
+        "is being written. Meanwhile: `solutions/` holds every lab with its answers, "
+        "`labs/` is generated from it by `scripts/make_labs.py`, and `make test` checks that "
+        "solutions score full marks and untouched labs fail their checks.\n"
+    ),
+}
+
+_state: dict = {}
+
+
+# --- 1. labs ---------------------------------------------------------------------------------
+
+
+def clean_notebook(nb):
+    """The executed notebook as the site shows it (see the module docstring)."""
+    import nbformat
+
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        tags = set(cell.metadata.get("tags", []))
+        if tags & REMOVE_CELL:
+            continue
+        if cell.cell_type == "code":
+            if tags & REMOVE_OUTPUT:
+                cell.outputs = []
+            outputs, noted = [], False
+            for output in cell.get("outputs", []):
+                if WIDGET_MIME in output.get("data", {}):
+                    if not noted:
+                        outputs.append(nbformat.v4.new_output(
+                            "display_data", data={"text/html": WIDGET_NOTE}))
+                        noted = True
+                    continue
+                outputs.append(output)
+            cell.outputs = outputs
+        # Tags are shown on the page by mkdocs-jupyter: drop them, except remove-input, which
+        # mkdocs-jupyter's remove_tag_config consumes (the input, and so the tag, is not shown).
+        kept = sorted(tags & REMOVE_INPUT)[:1] if cell.cell_type == "code" else []
+        if kept:
+            cell.metadata["tags"] = ["remove-input"]
+        else:
+            cell.metadata.pop("tags", None)
+        cells.append(cell)
+    nb.cells = cells
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def execute_notebook(source: Path, target: Path) -> float:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    started = time.perf_counter()
+    name = source.relative_to(ROOT) if source.is_relative_to(ROOT) else source
+    nb = nbformat.read(source, as_version=4)
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                            allow_errors=False, record_timing=False,
+                            resources={"metadata": {"path": str(source.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        raise PluginError(f"{name} failed to execute; the site is not "
+                          f"built with a broken lab.\n{error}") from None
+    except Exception as error:  # a timeout, a dead kernel
+        raise PluginError(f"{name} failed to execute: "
+                          f"{type(error).__name__}: {error}") from None
+    cleaned = clean_notebook(nb)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(cleaned, target)
+    return time.perf_counter() - started
+
+
+def execute_labs(out_dir: Path) -> dict[str, Path]:
+    notebooks = sorted(SOLUTIONS.glob("[0-9][0-9]-*.ipynb"))
+    results: dict[str, Path] = {}
+    started = time.perf_counter()
+    workers = max(1, min(len(notebooks), int(os.environ.get("ESMLAB_SITE_WORKERS", "3"))))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(execute_notebook, nb, out_dir / "labs" / nb.name): nb
+                   for nb in notebooks}
+        for future in concurrent.futures.as_completed(futures):
+            nb = futures[future]
+            seconds = future.result()  # re-raises the PluginError of a failed notebook
+            log.info("executed %s in %.1f s", nb.relative_to(ROOT), seconds)
+            results[f"labs/{nb.name}"] = out_dir / "labs" / nb.name
+    log.info("executed %d lab notebook(s) in %.1f s", len(notebooks),
+             time.perf_counter() - started)
+    return results
+
+
+def nav_paths(nav) -> list[str]:
+    found = []
+    if isinstance(nav, str):
+        found.append(nav)
+    elif isinstance(nav, list):
+        for item in nav:
+            found += nav_paths(item)
+    elif isinstance(nav, dict):
+        for value in nav.values():
+            found += nav_paths(value)
+    return found
+
+
+def api_page() -> str:
+    """The esmlab API page: mkdocstrings renders each module from its docstrings."""
+    lines = [
+        "# `esmlab` API",
+        "",
+        "Generated from the docstrings of the simulator's public modules (mkdocstrings). Start "
+        "with `Lab`; how the pieces fit together is in [How the simulator works](simulator.md).",
+        "",
+    ]
+    for title, modules in API_MODULES:
+        names = []
+        for module in modules:
+            if module.endswith(".*"):
+                package = ROOT / Path(*module[:-2].split("."))
+                names += [f"{module[:-2]}.{p.stem}" for p in sorted(package.glob("[a-z]*.py"))]
+            elif (ROOT / Path(*module.split("."))).with_suffix(".py").exists() or \
+                    (ROOT / Path(*module.split(".")) / "__init__.py").exists():
+                names.append(module)
+        if names:
+            lines += [f"## {title}", ""]
+            for name in names:
+                lines += [f"::: {name}", "    options:", "      heading_level: 3", ""]
+    return "\n".join(lines)
+
+
+def _notebook_file(file: File, config):
+    """mkdocs-jupyter renders the files its on_files wrapped; hooks run after it, so wrap here."""
+    from mkdocs_jupyter.plugin import NotebookFile
+
+    wrapped = NotebookFile(file, **config)
+    # File.abs_src_path is a cached_property computed from src_dir, which a generated file has
+    # not: give the wrapper the generated file's path.
+    wrapped.abs_src_path = file.abs_src_path
+    return wrapped
+
+
+def _placeholder_lab(path: str, out: Path) -> Path:
+    """A one-cell notebook saying the lab does not exist yet."""
+    import nbformat
+
+    name = Path(path).stem
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell(
+        f"# Lab {name[:2]}\n\n**Being written.** `solutions/{name}.ipynb` does not exist yet. "
+        "When it does, this page shows it, executed at build time, with its outputs.")]
+    target = out / "placeholders" / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
+
+
+# --- hooks -----------------------------------------------------------------------------------
+
+
+def on_config(config):
+    # The lab kernels import the esmlab of this checkout (an editable install elsewhere, or a
+    # worktree, would otherwise give them another copy).
+    paths = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    _state["tmp"] = tempfile.TemporaryDirectory(prefix="esmlab-site-")
+    _state["started"] = time.perf_counter()
+    return config
+
+
+def on_files(files, config):
+    out = Path(_state["tmp"].name)
+    # 1. labs
+    executed = execute_labs(out)
+    for src_uri, abs_path in sorted(executed.items()):
+        file = File.generated(config, src_uri, abs_src_path=str(abs_path))
+        files.append(_notebook_file(file, config))
+    # 2. reference
+    _importable()
+    import site_reference
+
+    started = time.perf_counter()
+    for src_uri, text in site_reference.pages().items():
+        files.append(File.generated(config, src_uri, content=text))
+    log.info("generated the reference pages in %.1f s", time.perf_counter() - started)
+    files.append(File.generated(config, "api.md", content=api_page()))
+    # 3. plotly.js, served locally
+    import plotly
+
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    files.append(File.generated(config, PLOTLY_JS, abs_src_path=str(plotly_js)))
+    # 5. placeholders for pages that do not exist yet
+    present = {f.src_uri for f in files}
+    for path in nav_paths(config["nav"]):
+        if path in present or "://" in path:
+            continue
+        if path in PLACEHOLDERS:
+            files.append(File.generated(config, path, content=PLACEHOLDERS[path]))
+        elif path.startswith("labs/") and path.endswith(".ipynb"):
+            target = _placeholder_lab(path, out)
+            files.append(_notebook_file(
+                File.generated(config, path, abs_src_path=str(target)), config))
+        else:
+            continue
+        log.info("%s does not exist yet: serving a placeholder page", path)
+    return files
+
+
+def on_page_content(html_text, page, config, files):
+    if PLOTLY_PLACEHOLDER in html_text:
+        html_text = html_text.replace(PLOTLY_PLACEHOLDER, plotly_block(page, files))
+    return html_text
+
+
+def plotly_block(page, files) -> str:
+    _importable()
+    import site_figures
+
+    figure, caption = site_figures.batching_figure()
+    js = files.get_file_from_path(PLOTLY_JS)
+    js_url = js.url_relative_to(page.file)
+    div = figure.to_html(full_html=False, include_plotlyjs=False, auto_play=False,
+                         div_id="batching-explorer",
+                         config={"displaylogo": False, "responsive": True,
+                                 "modeBarButtonsToRemove": ["toImage"]})
+    return (f'<figure class="esm-plotly">\n<script src="{js_url}"></script>\n{div}\n'
+            f"<figcaption>{html.escape(caption)}</figcaption>\n</figure>")
+
+
+# --- 4. offline ------------------------------------------------------------------------------
+
+_EMPTY_SCRIPT = re.compile(r'<script src="">\s*</script>')
+# nbconvert's lab template: a module script that imports mermaid from cdnjs when a notebook has
+# a mermaid diagram (ours have none).
+_MERMAID = re.compile(
+    r'<script type="module">(?:(?!</script>).)*?mermaid(?:(?!</script>).)*?</script>', re.S)
+_REMOTE_IMPORT = re.compile(
+    r"""(?:import\s*\(\s*|\bimport\s[^;<]*?from\s*|fetch\s*\(\s*)["'](?:https?:)?//""")
+_EXTERNAL = re.compile(
+    r'<(script|img|iframe|link|source|video|audio)\b[^>]*?\b(?:src|href)="((?:https?:)?//[^"]+)"',
+    re.I)
+
+
+def repair_anchors(output: str) -> str:
+    """Point in-page links at the heading they mean.
+
+    mkdocs-jupyter builds a notebook page's table of contents from the markdown with inline code
+    removed, but the heading's id keeps it: "Where it starts: `StartingPosition`" is linked as
+    ``#where-it-starts`` while its id is ``where-it-starts-startingposition``. A fragment that
+    names no id but is the start of exactly one id is rewritten to that id.
+    """
+    ids = set(re.findall(r'\bid="([^"]+)"', output))
+
+    def fix(match):
+        fragment = match.group(1)
+        if fragment in ids:
+            return match.group(0)
+        candidates = [i for i in ids if i.startswith(fragment + "-")]
+        return f'href="#{candidates[0]}"' if len(candidates) == 1 else match.group(0)
+
+    return re.sub(r'href="#([^"]+)"', fix, output)
+
+
+def on_post_page(output, page, config):
+    if page.file.src_uri.endswith(".ipynb"):
+        output = repair_anchors(output)
+    output = _EMPTY_SCRIPT.sub("", output)
+    output = _MERMAID.sub("", output)
+    remote = _REMOTE_IMPORT.search(output)
+    if remote:
+        raise PluginError(f"{page.file.src_uri}: a script imports from another host "
+                          f"({output[remote.start():remote.start() + 120]!r}); the site must "
+                          "work offline")
+    for tag, url in _EXTERNAL.findall(output):
+        if tag.lower() == "link" and not re.search(
+                r'<link\b[^>]*rel="(?:stylesheet|preload|modulepreload|icon)"[^>]*href="'
+                + re.escape(url), output):
+            continue  # e.g. <link rel="canonical">: not loaded by the browser
+        raise PluginError(f"{page.file.src_uri}: <{tag}> loads {url} from another host; the "
+                          "site must work offline")
+    return output
+
+
+def on_post_build(config):
+    started = _state.get("started", time.perf_counter())
+    log.info("site built in %.1f s", time.perf_counter() - started)
+    tmp = _state.pop("tmp", None)
+    if tmp is not None:
+        tmp.cleanup()
