@@ -125,6 +125,8 @@ def clean_notebook(nb):
                             "display_data", data={"text/html": WIDGET_NOTE}))
                         noted = True
                     continue
+                if _blank(output):
+                    continue  # an empty line or an empty repr would show as a blank box
                 outputs.append(output)
             cell.outputs = outputs
         # Tags are shown on the page by mkdocs-jupyter: drop them, except remove-input, which
@@ -138,6 +140,16 @@ def clean_notebook(nb):
     nb.cells = cells
     nb.metadata.pop("widgets", None)
     return nb
+
+
+def _blank(output) -> bool:
+    """True for an output that would render as an empty box: whitespace text and nothing else."""
+    if output.get("output_type") == "stream":
+        return not "".join(output.get("text", "")).strip()
+    data = output.get("data")
+    if output.get("output_type") in ("display_data", "execute_result") and data is not None:
+        return set(data) <= {"text/plain"} and not "".join(data.get("text/plain", "")).strip()
+    return False
 
 
 def execute_notebook(source: Path, target: Path) -> float:
@@ -154,8 +166,9 @@ def execute_notebook(source: Path, target: Path) -> float:
     try:
         client.execute()
     except CellExecutionError as error:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the traceback's terminal colours
         raise PluginError(f"{name} failed to execute; the site is not "
-                          f"built with a broken lab.\n{error}") from None
+                          f"built with a broken lab.\n{text}") from None
     except Exception as error:  # a timeout, a dead kernel
         raise PluginError(f"{name} failed to execute: "
                           f"{type(error).__name__}: {error}") from None

@@ -77,11 +77,41 @@ NOTE = (
 )
 
 
+#: Short link texts, so that the tables stay narrow.
+SHORT = {
+    API: "API reference",
+    SQS_PARAMS: "SQS parameters",
+    SQS_SCALING: "SQS scaling",
+    SQS_CONFIGURE: "SQS configure",
+    KINESIS_PARAMS: "Kinesis parameters",
+    DDB_PARAMS: "DynamoDB parameters",
+    KINESIS_ONFAILURE: "Kinesis on-failure",
+    DDB_ERRORS: "DynamoDB errors",
+    KINESIS_WINDOWS: "tumbling windows",
+    FILTERING: "event filtering",
+    METRICS: "Lambda metrics",
+    INVOCATION: "how Lambda processes records",
+    WITH_KINESIS: "Lambda with Kinesis",
+    WITH_DDB: "Lambda with DynamoDB",
+    KINESIS_CREATE: "Kinesis create",
+    KINESIS_PARTIAL: "Kinesis partial batch",
+    SQS_ERRORS: "SQS error handling",
+    MANAGED: "AWS managed policies",
+    DDB_IAM: "DynamoDB Streams IAM policy",
+    DDB_STREAMS_API: "DynamoDB Streams API",
+    SQS_METRICS: "SQS metrics",
+    KINESIS_MONITORING: "Kinesis monitoring",
+}
+
+#: Front matter of every generated page: no right-hand table of contents, so wide tables fit.
+FRONT = "---\nhide:\n  - toc\n---\n\n"
+
+
 def link(url: str, text: str | None = None) -> str:
     if not url.startswith("http"):
         return url
     if text is None:
-        text = url.rsplit("/", 1)[-1].removesuffix(".html") or url
+        text = SHORT.get(url) or url.rsplit("/", 1)[-1].removesuffix(".html") or url
     return f"[{text}]({url})"
 
 
@@ -945,7 +975,7 @@ PAGES = {
 
 def pages() -> dict[str, str]:
     """{site path: markdown} for every generated reference page."""
-    return {path: make() for path, make in PAGES.items()}
+    return {path: FRONT + make() for path, make in PAGES.items()}
 
 
 if __name__ == "__main__":

@@ -206,13 +206,18 @@ def test_widget_outputs_and_tags_are_cleaned():
     hidden = nbformat.v4.new_code_cell("secret = 1", metadata={"tags": ["remove-cell"]})
     quiet = nbformat.v4.new_code_cell("print(1)", metadata={"tags": ["remove-output"]})
     quiet.outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    empty = nbformat.v4.new_code_cell("print()")
+    empty.outputs = [nbformat.v4.new_output("stream", text="\n"),
+                     nbformat.v4.new_output("execute_result", data={"text/plain": "''"}),
+                     nbformat.v4.new_output("execute_result", data={"text/plain": " "})]
     cleaned = site_hooks.clean_notebook(nbformat.from_dict(
-        {**nb, "cells": [widget, hidden, quiet]}))
+        {**nb, "cells": [widget, hidden, quiet, empty]}))
     assert "widgets" not in cleaned.metadata
-    assert [c.source for c in cleaned.cells] == ["explore(...)", "print(1)"]
+    assert [c.source for c in cleaned.cells] == ["explore(...)", "print(1)", "print()"]
     (note,) = cleaned.cells[0].outputs
     assert "esm-widget-note" in note["data"]["text/html"] and "text/plain" not in note["data"]
     assert cleaned.cells[1].outputs == []
+    assert [o.get("data") for o in cleaned.cells[2].outputs] == [{"text/plain": "''"}]
     assert all("tags" not in c.metadata for c in cleaned.cells)
 
 
