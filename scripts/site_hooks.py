@@ -74,6 +74,9 @@ REMOVE_OUTPUT = {"remove-output", "remove_output"}
 PLOTLY_PLACEHOLDER = "<!-- plotly: batching -->"
 PLOTLY_JS = "assets/js/plotly.min.js"
 CELL_TIMEOUT = int(os.environ.get("ESMLAB_SITE_CELL_TIMEOUT", "300"))
+# ESMLAB_SITE_EXECUTE=0 (for a quick `mkdocs serve` while writing prose): the labs are shown
+# without running them, so without outputs. Tests and CI always execute.
+EXECUTE = os.environ.get("ESMLAB_SITE_EXECUTE", "1") != "0"
 
 # The esmlab API page: these modules in this order, then every scenarios/ and checks/ module
 # that exists (other modules are internal: see docs/simulator.md).
@@ -164,7 +167,8 @@ def execute_notebook(source: Path, target: Path) -> float:
                             allow_errors=False, record_timing=False,
                             resources={"metadata": {"path": str(source.parent)}})
     try:
-        client.execute()
+        if EXECUTE:
+            client.execute()
     except CellExecutionError as error:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the traceback's terminal colours
         raise PluginError(f"{name} failed to execute; the site is not "
