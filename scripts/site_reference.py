@@ -512,7 +512,13 @@ def captured_failures() -> dict:
         acc.lab.function("ddb-fn", fail, timeout=10, duration=0.1)
         acc.lab.function("aged-fn", fail, timeout=10, duration=0.1)
         acc.lab.function("s3-fn", fail, timeout=10, duration=0.1)
+        acc.lab.function("sns-fn", fail, timeout=10, duration=0.1)
         furl, farn = acc.queue("esm-failures")
+        sns = acc.lab.client("sns")
+        topic = sns.create_topic(Name="esm-failures")["TopicArn"]
+        surl, sarn = acc.queue("topic-subscriber")
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=sarn)
+        sns_stream = acc.stream("notified")
         s3 = acc.lab.client("s3")
         s3.create_bucket(Bucket="esm-failures")
         stream = acc.stream()
@@ -526,6 +532,8 @@ def captured_failures() -> dict:
             ("aged-fn", aged_stream, {"MaximumRecordAgeInSeconds": 60}),
             ("s3-fn", s3_stream, {"MaximumRetryAttempts": 0, "DestinationConfig": {
                 "OnFailure": {"Destination": "arn:aws:s3:::esm-failures"}}}),
+            ("sns-fn", sns_stream, {"MaximumRetryAttempts": 0, "DestinationConfig": {
+                "OnFailure": {"Destination": topic}}}),
         ):
             params = {"DestinationConfig": dest, **extra}
             _, error = acc.create(FunctionName=fn, EventSourceArn=arn,
@@ -538,6 +546,8 @@ def captured_failures() -> dict:
                                Data=b'{"sensor": "t-2", "temp": 19.0}')
         acc.kinesis.put_record(StreamName="archive", PartitionKey="sensor-t-3",
                                Data=b'{"sensor": "t-3", "temp": 18.5}')
+        acc.kinesis.put_record(StreamName="notified", PartitionKey="sensor-t-4",
+                               Data=b'{"sensor": "t-4", "temp": 17.5}')
         acc.ddb.put_item(TableName="orders", Item={"id": {"S": "id_value"}})
         acc.lab.run(until=180)
         bodies = []
@@ -569,6 +579,10 @@ def captured_failures() -> dict:
                 raise RuntimeError(f"no {want} failure record reached the SQS destination")
             out[label] = by[want]
         out["s3_key"], out["s3"] = key, s3_body
+        got = acc.sqs.receive_message(QueueUrl=surl, MaxNumberOfMessages=10).get("Messages", [])
+        if len(got) != 1:
+            raise RuntimeError(f"expected one SNS notification, found {len(got)}")
+        out["sns"] = json.loads(got[0]["Body"])
         return out
     finally:
         acc.close()
@@ -647,8 +661,12 @@ def destinations_page() -> str:
         "## SNS destination",
         "",
         "The failure record, serialised as a JSON string, is the notification's `Message` "
-        f"({link(DDB_ERRORS)}; {RECORDED}).",
+        f"({link(DDB_ERRORS)}; {RECORDED}). As an SQS queue subscribed to the topic receives it "
+        "(`MaximumRetryAttempts` 0, a function that always raises), the envelope's other fields "
+        "(`MessageId`, `Timestamp`, `SignatureVersion`, `Signature`, `SigningCertURL`, "
+        "`UnsubscribeURL`) left out: they are SNS's own, and the simulator's SNS is moto's.",
         "",
+        fence({key: got["sns"][key] for key in ("Type", "TopicArn", "Message")}),
     ])
 
 
