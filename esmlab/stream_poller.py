@@ -70,6 +70,7 @@ class Lane:
         self.pending: deque = deque()
         self.stack: list[Batch] = []  #: batches to retry or bisect halves, next one last
         self.busy = False
+        self.resume_at = 0.0  #: a lane waiting out a retry backoff starts nothing before this
         self.free_since = shard.poller.lab.now
         self.window_timer = None
         self.failures = 0  #: consecutive failures, for the backoff (M5)
@@ -80,7 +81,7 @@ class Lane:
 
     def dispatch(self):
         """Start the next invocation if the lane is free and a batch is ready."""
-        if self.busy or self.poller.stopped:
+        if self.busy or self.poller.stopped or self.poller.lab.now < self.resume_at:
             return
         if self.stack:
             return self.poller.invoke(self, self.stack.pop())
@@ -118,6 +119,13 @@ class Lane:
                           detail={"trigger": full or "window", "shard": self.shard.id})
         start = windows.start_of(taken[0]) if windows else None
         self.poller.invoke(self, Batch(taken, window_start=start))
+
+    def hold(self, batch, seconds):
+        """Retry ``batch`` after ``seconds``; it stays on the stack (and in the checkpoint)."""
+        self.busy = False
+        self.stack.append(batch)
+        self.resume_at = self.poller.lab.now + seconds
+        self.poller.lab.clock.at(self.resume_at, self.dispatch)
 
     def _window_ended(self):
         self.window_timer = None
@@ -281,11 +289,11 @@ class StreamPoller:
         if not batch.records and not batch.final:
             return lane.finished()
         function = self.lab.functions.get(self.mapping.function_name)
-        lane.busy = True
         if function is None or not self.lab.concurrency.try_acquire(function.name):
             self.trace("throttle", records=batch.ids, detail={"shard": lane.shard.id})
-            self.lab.clock.after(THROTTLE_RETRY_SECONDS, self._retry, lane, batch)
+            lane.hold(batch, THROTTLE_RETRY_SECONDS)
             return
+        lane.busy = True
         request_id = self.lab.new_request_id()
         batch.invocations += 1
         invocation = Invocation(request_id, function.name, self.mapping.uuid, self.lab.now,
@@ -303,13 +311,6 @@ class StreamPoller:
         result = function.execute(event, LambdaContext(function, request_id, self.lab.clock))
         self.lab.clock.after(result.duration, self.finish, lane, batch, invocation, result,
                              function)
-
-    def _retry(self, lane, batch):
-        lane.busy = False
-        if self.stopped:
-            lane.stack.append(batch)
-            return
-        self.invoke(lane, batch)
 
     def finish(self, lane, batch, invocation, result, function):
         self.lab.concurrency.release(function.name)
@@ -358,11 +359,10 @@ class StreamPoller:
             half = math.ceil(len(batch.records) / 2)  # M1: halves; the first one goes first
             first = Batch(batch.records[:half], window_start=batch.window_start)
             second = Batch(batch.records[half:], window_start=batch.window_start)
-            lane.stack += [second, first]
+            lane.stack.append(second)
             self.trace("bisect", records=batch.ids,
                        detail={"halves": (first.ids, second.ids), "shard": lane.shard.id})
-            lane.busy = True
-            self.lab.clock.after(wait, self._retry, lane, lane.stack.pop())
+            lane.hold(first, wait)
             return
         limit = self.mapping.get("MaximumRetryAttempts", -1)
         if limit != -1 and batch.retries >= limit:
@@ -370,8 +370,7 @@ class StreamPoller:
             lane.failures = 0
             return lane.finished()
         batch.retries += 1
-        lane.busy = True
-        self.lab.clock.after(wait, self._retry, lane, batch)
+        lane.hold(batch, wait)
 
     # --- giving up -------------------------------------------------------------------------------
 

@@ -30,8 +30,8 @@ failed on, and compares that with the trace and the stream ledger. The propertie
 4. concurrency: at most PF invocations per shard and shards x PF per mapping at once;
 5. the same seed and the same calls give the same trace fingerprint;
 6. DynamoDB Streams: per-item order of first deliveries and no concurrent invocations of one item;
-7. (xfail, simulator bug) the stream ledger holds every unfinished record at every moment, and
-   disabling then re-enabling a mapping (§2.12) skips nothing.
+7. the stream ledger holds every unfinished record at every moment (a batch waiting out a retry
+   backoff included), and disabling then re-enabling a mapping (§2.12) skips nothing.
 
 Settings are derandomized (no example database) so CI runs the same examples every time.
 """
@@ -43,7 +43,6 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import event as count_case
 from hypothesis import strategies as st
@@ -597,16 +596,6 @@ BACKOFF_PAUSE_EXAMPLE = kinesis_example(
     shards=1, pf=1, window=0, duration=0.0, mra=3, max_age=-1, destination=False,
     bursts=((0, (0, 0, 1)), (20, (1, 2))), faults={0: Fault("raise", 2)}, pause=(2.5, 10))
 
-BACKOFF_BUG = (
-    "simulator bug: a stream batch waiting out its retry backoff (StreamPoller.failed schedules "
-    "clock.after(wait, _retry, lane, batch); throttled batches likewise after 1 s) is held "
-    "only by that timer, not by the lane's "
-    "pending/stack or in_flight, so stream_conservation() reports its records as lost while it "
-    "waits, and Shard.checkpoint() leaves them out: disabling the mapping during a backoff "
-    "skips them for good after re-enabling")
-
-
-@pytest.mark.xfail(strict=True, reason=BACKOFF_BUG)
 @settings(PROPERTY_SETTINGS, max_examples=15)
 @example(AGE_LIMIT_EXAMPLE)
 @given(scenarios())
@@ -616,7 +605,6 @@ def test_ledger_holds_every_unfinished_record_while_running(sc):
     assert outcome.lost_during == [], outcome.lost_during[:1]
 
 
-@pytest.mark.xfail(strict=True, reason=BACKOFF_BUG)
 @settings(PROPERTY_SETTINGS, max_examples=15)
 @example(BACKOFF_PAUSE_EXAMPLE)
 @given(scenarios(mra=st.integers(2, 3), age_limit=False, transient=True, pause=True))
