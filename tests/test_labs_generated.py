@@ -74,3 +74,42 @@ def test_a_solution_cell_without_markers_is_rejected():
     )
     with pytest.raises(make_labs.SolutionError):
         make_labs.make_lab(nbformat.v4.new_notebook(cells=[cell]))
+
+
+def test_lab_cells_are_protected_as_nbgrader_locks_them():
+    meta = {"schema_version": 3, "locked": False, "solution": False, "grade": False}
+    answer = nbformat.v4.new_code_cell(
+        "### BEGIN SOLUTION\nx = 1\n### END SOLUTION",
+        metadata={"nbgrader": {**meta, "solution": True, "grade_id": "a"}})
+    check = nbformat.v4.new_code_cell(
+        "assert x == 1",
+        metadata={"nbgrader": {**meta, "grade": True, "locked": True, "points": 1,
+                               "grade_id": "c"}})
+    readonly = nbformat.v4.new_markdown_cell(
+        "Read me", metadata={"nbgrader": {**meta, "locked": True, "grade_id": "r"}})
+    plain = nbformat.v4.new_code_cell("y = 2")
+    lab = make_labs.make_lab(nbformat.v4.new_notebook(cells=[answer, check, readonly, plain]))
+    flags = [(c.metadata.get("deletable"), c.metadata.get("editable")) for c in lab.cells]
+    assert flags == [(False, None), (False, False), (False, False), (None, None)]
+
+
+def test_the_workshop_plan_comes_from_the_metadata(tmp_path):
+    def notebook(name, teaching, exercises, objectives):
+        nb = nbformat.v4.new_notebook(metadata={"esmlab": {
+            "id": name[:2], "title": name[3:].title(),
+            "minutes": {"teaching": teaching, "exercises": exercises}, "objectives": objectives}})
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+        return tmp_path / f"{name}.ipynb"
+
+    paths = [notebook("00-one", 20, 15, ["say a"]), notebook("01-two", 25, 30, ["do b", "do c"])]
+    guide = f"# Guide\n\n{make_labs.PLAN_BEGIN}\nold plan\n{make_labs.PLAN_END}\n\nafter\n"
+    text = make_labs.with_plan(guide, paths)
+    assert text.startswith(f"# Guide\n\n{make_labs.PLAN_BEGIN}\n\n| Lab |")
+    assert text.endswith(f"{make_labs.PLAN_END}\n\nafter\n") and "old plan" not in text
+    assert "| 00 | One | 20 min | 15 min | 35 min | 0:00 |" in text
+    assert "| 01 | Two | 25 min | 30 min | 55 min | 0:45 |" in text  # 35 min + a 10 min break
+    assert "2 labs: 90 min (1:30) of teaching and exercises; 1:40 with a 10-minute break" in text
+    assert "**01 Two**: by the end, a learner can\n\n1. do b\n2. do c" in text
+    assert make_labs.with_plan(text, paths) == text
+    with pytest.raises(make_labs.SolutionError):
+        make_labs.with_plan("# no markers\n", paths)

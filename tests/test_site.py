@@ -317,6 +317,11 @@ def visit(context, url, viewport=LAPTOP):
     response = page.goto(url, wait_until="load")
     status = response.status if response is not None else None
     assert status == 200, f"{url}: HTTP {status}"
+    if page.locator(".esm-plotly").count():
+        try:  # plotly draws once its script has run; give it a moment on a busy machine
+            page.wait_for_selector(".esm-plotly .main-svg", timeout=15_000)
+        except Exception:
+            pass  # PAGE_CHECK reports the figure that did not render
     page.wait_for_timeout(150)
     result = page.evaluate(PAGE_CHECK)
     return page, result, errors, foreign
