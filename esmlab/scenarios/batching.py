@@ -247,15 +247,11 @@ def _simulate(batch_size, window, arrival_rate, source, minutes, seed, arrivals,
         sent: dict[str, float] = {}
 
         if source == "kinesis":
-            from esmlab.stream_events import kinesis_sequence
 
             def send(index):
                 response = kinesis.put_record(StreamName="orders", PartitionKey=f"k{index}",
                                               Data=_body(index, message_bytes).encode())
-                sequence = response["SequenceNumber"]
-                if len(sequence) < 40:  # moto's own number; the function sees AWS's format
-                    sequence = kinesis_sequence(response["ShardId"], int(sequence))
-                sent[sequence] = lab.now
+                sent[response["SequenceNumber"]] = lab.now  # the number the function sees
         else:
             def send(index):
                 extra = {"MessageGroupId": f"g{index % 10}"} if source == "fifo" else {}
