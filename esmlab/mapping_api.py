@@ -270,6 +270,10 @@ def check_stream_params(params, kind, arn, update=False) -> None:
             raise invalid(MESSAGES["V4"].format(arn=arn))
         if position == "AT_TIMESTAMP" and params.get("StartingPositionTimestamp") is None:
             raise invalid(UNRECORDED["at_timestamp"])
+        moment = params.get("StartingPositionTimestamp")
+        if moment is not None and _epoch(moment) > _lab_epoch():
+            # "must not lie in the future" (fact base §1.1, API reference); text not recorded
+            raise invalid(UNRECORDED["future_timestamp"])
     destinations = params.get("DestinationConfig") or {}
     if destinations.get("OnSuccess"):
         raise invalid(MESSAGES["V12"])
@@ -281,6 +285,14 @@ def check_stream_params(params, kind, arn, update=False) -> None:
             raise invalid(UNRECORDED["not_for_streams"].format(param=param))
     if params.get("KMSKeyArn"):
         raise invalid(UNRECORDED["not_simulated"].format(param="KMSKeyArn"))
+
+
+def _epoch(moment) -> float:
+    return moment.timestamp() if hasattr(moment, "timestamp") else float(moment)
+
+
+def _lab_epoch() -> float:
+    return _active_lab.clock.epoch() if _active_lab is not None else float("inf")
 
 
 def stream_config(params) -> dict:

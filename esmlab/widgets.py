@@ -24,10 +24,15 @@ def explore(scenario, draw, *, fixed=None, **controls):
 
     def redraw(_change=None):
         values = {name: control.value for name, control in controls.items()}
-        with output:
-            output.clear_output(wait=True)
-            draw(scenario(**fixed, **values))
-            plt.show()
+        plt.ioff()
+        draw(scenario(**fixed, **values))
+        figure = plt.gcf()
+        # Set the output's contents directly rather than capturing with ``with output:``: the
+        # capture protocol can stall headless runs (nbclient's Output-widget emulation, see
+        # jupyter/nbclient#312), and this way the drawing is the only thing shown.
+        output.outputs = ()
+        output.append_display_data(figure)
+        plt.close(figure)
 
     for control in controls.values():
         control.observe(redraw, names="value")

@@ -322,3 +322,14 @@ def test_put_record_sequence_number_is_the_one_the_function_sees(streams):
         StartingSequenceNumber=written)["ShardIterator"]
     assert streams.kinesis.get_records(ShardIterator=iterator)["Records"][0][
         "SequenceNumber"] == written
+
+
+def test_at_timestamp_in_the_future_is_rejected(streams):
+    import datetime as dt
+
+    collect(streams)
+    arn = streams.stream()
+    message = error(streams.lam.create_event_source_mapping, FunctionName="fn",
+                    EventSourceArn=arn, StartingPosition="AT_TIMESTAMP",
+                    StartingPositionTimestamp=dt.datetime(2025, 1, 2, tzinfo=dt.UTC))["Message"]
+    assert message.startswith("[esmlab]") and "future" in message

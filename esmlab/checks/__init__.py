@@ -43,5 +43,6 @@ def defined(namespace: dict, *names: str) -> Check:
     """The learner has defined these names (a friendlier failure than a NameError)."""
     missing = [n for n in names if n not in namespace]
     if missing:
-        return failed(f"{', '.join(missing)} is not defined yet: run your answer cell first.")
+        verb = "is" if len(missing) == 1 else "are"
+        return failed(f"{', '.join(missing)} {verb} not defined yet: run your answer cell first.")
     return passed("defined")
