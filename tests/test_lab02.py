@@ -159,7 +159,7 @@ def test_ex1_solution_passes():
     [
         (10, 0, "longer window"),  # meets p99 but one invocation per message
         (100, 9, "latency budget"),
-        (100, 15, "above 10 s"),
+        (100, 15, "above 11 s"),
         (2, 10, "raise BatchSize"),
         (50, 0, "rejects"),
         (0, 5, "outside"),
