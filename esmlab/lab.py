@@ -158,6 +158,10 @@ class Lab:
 
     def stream_conservation(self, mapping_uuid: str) -> dict:
         """Fates of the records a stream mapping read (see :mod:`esmlab.ledger`)."""
+        mapping = self.mappings.get(mapping_uuid)
+        if mapping is None or mapping.kind == "sqs":
+            raise ValueError(f"{mapping_uuid!r} is not the UUID of a Kinesis or DynamoDB Streams "
+                             "mapping of this lab (for SQS use lab.conservation())")
         return stream_conservation(self, mapping_uuid)
 
     def close(self) -> None:
@@ -193,7 +197,18 @@ class Lab:
         if _session is None:  # one session for all labs: its loader caches the service models
             _session = boto3.session.Session()
         config = Config(retries={"max_attempts": 1, "mode": "standard"})
-        return _session.client(service, region_name=self.region, config=config)
+        client = _session.client(service, region_name=self.region, config=config)
+        client.meta.events.register_first("before-send", self._refuse_if_closed)
+        return client
+
+    def _refuse_if_closed(self, **kwargs):
+        """A client of a closed lab must not reach the lab opened after it (nor AWS)."""
+        if self.closed:
+            raise RuntimeError(
+                "This boto3 client belongs to a Lab that is closed (a newer Lab was opened, or "
+                "close() was called). Make the client again from the open lab: "
+                "lab.client(...)."
+            )
 
     def internal_client(self, service):
         """The runtime's own clients, kept apart from the learner's."""

@@ -84,6 +84,8 @@ UNRECORDED = {
     "for this is not recorded).",
     "at_timestamp": "[esmlab] AT_TIMESTAMP needs StartingPositionTimestamp (AWS's message for "
     "this is not recorded).",
+    "on_failure_sqs": "[esmlab] An SQS event source has no on-failure destination: use a "
+    "redrive policy on the queue (AWS rejects this; its exact message is not recorded).",
     "future_timestamp": "[esmlab] StartingPositionTimestamp must not lie in the future (AWS "
     "rejects this; its exact message is not recorded).",
     "destination": "[esmlab] {arn} is not an SQS queue, SNS topic or S3 bucket ARN (AWS's "

@@ -358,10 +358,12 @@ def check_ranges(params) -> None:
 
 def check_sqs_only(params) -> None:
     destinations = params.get("DestinationConfig") or {}
-    if destinations.get("OnSuccess") or destinations.get("OnFailure"):
-        # V12 was recorded for OnSuccess; for OnFailure on SQS the text is not recorded
-        # (fact base §6.3) and esmlab reuses V12's.
+    if destinations.get("OnSuccess"):
         raise invalid(MESSAGES["V12"])
+    if destinations.get("OnFailure"):
+        # V12 was recorded for OnSuccess; for OnFailure on SQS the text is not recorded
+        # (fact base §6.3), so esmlab says so.
+        raise invalid(UNRECORDED["on_failure_sqs"])
     for param in STREAM_ONLY:
         if param in params:
             raise invalid(UNRECORDED["not_for_sqs"].format(param=param))

@@ -30,7 +30,9 @@ kind               meaning
 =================  =====================================================================
 
 Stream events name records by sequence number and carry ``detail["shard"]``; an
-``invoke_start`` of a stream mapping has ``detail["iterator_age_ms"]``.
+``invoke_start`` of a stream mapping has ``detail["iterator_age_ms"]``. On streams a ``batch``
+event marks a batch formed from newly read records; its retries and bisect halves are invoked
+again without a new ``batch`` event.
 """
 
 from __future__ import annotations
@@ -85,11 +87,15 @@ class Trace:
         return sum(1 for e in self.events if e.kind == kind)
 
     def empty_receives(self, mapping: str | None = None) -> int:
-        """ReceiveMessage requests that returned nothing (billed like any other request)."""
+        """SQS ReceiveMessage requests that returned nothing (billed like any other request).
+
+        Stream polls are left out: idle shards are not polled in the simulation, so their empty
+        GetRecords calls are not in the trace (docs/simulator.md)."""
         return sum(
             1
             for e in self.events
             if e.kind == "poll" and not e.records and mapping in (None, e.mapping)
+            and "shard" not in e.detail
         )
 
     def frame(self):

@@ -215,3 +215,33 @@ def test_a_closed_lab_client_never_reaches_aws(env):
     env.lab.close()
     with pytest.raises(RuntimeError, match="belongs to a Lab that is closed"):
         sqs.list_queues()
+
+
+def test_a_closed_lab_client_cannot_reach_the_next_lab(env):
+    from esmlab import Lab
+
+    old_sqs = env.sqs
+    newer = Lab(seed=2)
+    try:
+        with pytest.raises(RuntimeError, match="belongs to a Lab that is closed"):
+            old_sqs.create_queue(QueueName="x")
+        assert newer.client("sqs").list_queues().get("QueueUrls") is None
+    finally:
+        newer.close()
+
+
+def test_on_failure_destination_on_sqs_is_refused_in_esmlab_words(env):
+    url, arn = env.queue()
+    env.lab.function("worker", lambda e, c: None)
+    message = error_of(env.mapping, arn=arn,
+                       DestinationConfig={"OnFailure": {"Destination": arn}})["Error"]["Message"]
+    assert message.startswith("[esmlab]") and "redrive policy" in message
+
+
+def test_stream_conservation_refuses_an_sqs_or_unknown_uuid(env):
+    url, arn = env.queue()
+    env.lab.function("worker", lambda e, c: None)
+    uuid = env.mapping(arn)["UUID"]
+    for ident in (uuid, "nope"):
+        with pytest.raises(ValueError, match="not the UUID of a Kinesis or DynamoDB"):
+            env.lab.stream_conservation(ident)

@@ -44,5 +44,8 @@ def defined(namespace: dict, *names: str) -> Check:
     missing = [n for n in names if n not in namespace]
     if missing:
         verb = "is" if len(missing) == 1 else "are"
-        return failed(f"{', '.join(missing)} {verb} not defined yet: run your answer cell first.")
+        return failed(
+            f"{', '.join(missing)} {verb} not defined yet: run your answer cell first, and make "
+            "sure it ran to the end (an error above the assignment stops the cell before it)."
+        )
     return passed("defined")

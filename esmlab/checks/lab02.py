@@ -248,15 +248,16 @@ def predicted_batches(window_zero, large_records) -> Check:
                    "invocation (0.5 s) ended, and with window 0 a poller invokes as soon as a "
                    "receive returns anything")
         return failed(
-            f"Part (a): you predicted {zero}; the mapping made {actual_zero}. {why} "
-            f"({INVOCATION_DOCS})."
+            f"Part (a): you predicted {zero}, which is not what the mapping made (it made "
+            f"{len(actual_zero)} invocations). {why} ({INVOCATION_DOCS})."
         )
     result = batching.simulate(**EX3_LARGE)
     actual_large = result.batch_sizes
     if large != actual_large:
         per_record = (EX3_LARGE["message_bytes"] + 2) // 3 * 4
         return failed(
-            f"Part (b): you predicted {large}; the mapping made {actual_large}. BatchSize 100 is "
+            f"Part (b): you predicted {large}, which is not what the mapping made (it made "
+            f"{len(actual_large)} invocations for {sum(actual_large)} records). BatchSize 100 is "
             "never reached: a batch closes before its payload would pass the 6 MB cap "
             f"({PAYLOAD_LIMIT_BYTES:,} bytes). In a Kinesis event, data is base64, so each "
             f"500,000-byte record takes about {per_record:,} bytes plus its metadata, and "
