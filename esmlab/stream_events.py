@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import math
 
+
 def _value_bytes(value: dict) -> int:
     (kind, inner), = value.items()
     if kind in ("S", "N"):
