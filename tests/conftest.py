@@ -28,7 +28,7 @@ class Setup:
         attrs.update({k: str(v) for k, v in attributes.items()})
         if dlq_after is not None:
             dlq_name = name.replace(".fifo", "") + "-dlq" + (".fifo" if name.endswith(".fifo") else "")
-            dlq_url, dlq_arn = self.queue(dlq_name)
+            _dlq_url, dlq_arn = self.queue(dlq_name)
             attrs["RedrivePolicy"] = json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(dlq_after)}
             )

@@ -14,7 +14,7 @@ def error_of(call, **kwargs):
 
 
 def test_create_returns_aws_shape_and_defaults(env):
-    url, arn = env.queue()
+    _url, arn = env.queue()
     env.lab.function("worker", lambda e, c: None)
     response = env.mapping(arn)
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 202
@@ -37,17 +37,17 @@ def test_create_returns_aws_shape_and_defaults(env):
 
 
 def test_scaling_config_echoed_only_when_set(env):
-    url, arn = env.queue()
+    _url, arn = env.queue()
     env.lab.function("worker", lambda e, c: None)
     response = env.mapping(arn, ScalingConfig={"MaximumConcurrency": 2})
     assert response["ScalingConfig"] == {"MaximumConcurrency": 2}
 
 
 def test_state_machine(env):
-    url, arn = env.queue()
+    _url, arn = env.queue()
     env.lab.function("worker", lambda e, c: None)
     uuid = env.mapping(arn)["UUID"]
-    get = lambda: env.lam.get_event_source_mapping(UUID=uuid)  # noqa: E731
+    get = lambda: env.lam.get_event_source_mapping(UUID=uuid)
     assert get()["ResponseMetadata"]["HTTPStatusCode"] == 200
     env.lab.run(until=5)
     assert get()["State"] == "Enabled"
@@ -80,8 +80,8 @@ def test_created_disabled_stays_disabled(env):
 
 
 def test_list_filters_by_source_and_function(env):
-    url, arn = env.queue()
-    url2, arn2 = env.queue("other")
+    _url, arn = env.queue()
+    _url2, arn2 = env.queue("other")
     env.lab.function("worker", lambda e, c: None)
     env.lab.function("second", lambda e, c: None)
     env.mapping(arn)
@@ -93,7 +93,7 @@ def test_list_filters_by_source_and_function(env):
 
 
 def test_v1_batch_over_10_needs_a_window(env):
-    url, arn = env.queue()
+    _url, arn = env.queue()
     env.lab.function("worker", lambda e, c: None)
     response = error_of(env.mapping, arn=arn, BatchSize=11)
     assert response["Error"] == {"Code": "InvalidParameterValueException", "Message": MESSAGES["V1"]}
@@ -112,7 +112,7 @@ def test_v6_queue_missing(env):
 
 
 def test_v8_duplicate_mapping(env):
-    url, arn = env.queue()
+    _url, arn = env.queue()
     env.lab.function("worker", lambda e, c: None)
     uuid = env.mapping(arn)["UUID"]
     response = error_of(env.mapping, arn=arn)
@@ -131,14 +131,14 @@ def test_v10_unrecognised_source(env):
 
 
 def test_v11_function_missing(env):
-    url, arn = env.queue()
+    _url, arn = env.queue()
     response = error_of(env.mapping, arn=arn, function="ghost")
     assert response["Error"] == {"Code": "InvalidParameterValueException",
                                  "Message": "Function does not exist"}
 
 
 def test_v12_destination_on_sqs_checked_before_function(env):
-    url, arn = env.queue()
+    _url, arn = env.queue()
     response = error_of(env.mapping, arn=arn, function="ghost",
                         DestinationConfig={"OnSuccess": {"Destination": arn}})
     assert response["Error"]["Message"] == MESSAGES["V12"]
@@ -155,7 +155,7 @@ def test_v13_unknown_uuid(env):
 
 
 def test_fifo_rules(env):
-    url, arn = env.queue("orders.fifo")
+    _url, arn = env.queue("orders.fifo")
     env.lab.function("worker", lambda e, c: None)
     assert "[esmlab]" in error_of(env.mapping, arn=arn, BatchSize=11,
                                   MaximumBatchingWindowInSeconds=1)["Error"]["Message"]
@@ -165,14 +165,14 @@ def test_fifo_rules(env):
 
 
 def test_function_timeout_longer_than_visibility_timeout_rejected(env):
-    url, arn = env.queue(VisibilityTimeout=10)
+    _url, arn = env.queue(VisibilityTimeout=10)
     env.lab.function("worker", lambda e, c: None, timeout=30)
     message = error_of(env.mapping, arn=arn)["Error"]["Message"]
     assert "visibility timeout" in message and "[esmlab]" in message
 
 
 def test_ranges(env):
-    url, arn = env.queue()
+    _url, arn = env.queue()
     env.lab.function("worker", lambda e, c: None)
     response = error_of(env.mapping, arn=arn, BatchSize=10_001, MaximumBatchingWindowInSeconds=1)
     assert response["Error"]["Code"] == "ValidationException"
@@ -192,7 +192,7 @@ def test_ranges(env):
 
 
 def test_plain_boto3_client_is_routed_too(env):
-    url, arn = env.queue()
+    _url, arn = env.queue()
     env.lab.function("worker", lambda e, c: None)
     plain = boto3.client("lambda", region_name="us-east-1")
     assert plain.create_event_source_mapping(FunctionName="worker", EventSourceArn=arn)[
@@ -231,7 +231,7 @@ def test_a_closed_lab_client_cannot_reach_the_next_lab(env):
 
 
 def test_on_failure_destination_on_sqs_is_refused_in_esmlab_words(env):
-    url, arn = env.queue()
+    _url, arn = env.queue()
     env.lab.function("worker", lambda e, c: None)
     message = error_of(env.mapping, arn=arn,
                        DestinationConfig={"OnFailure": {"Destination": arn}})["Error"]["Message"]
@@ -239,7 +239,7 @@ def test_on_failure_destination_on_sqs_is_refused_in_esmlab_words(env):
 
 
 def test_stream_conservation_refuses_an_sqs_or_unknown_uuid(env):
-    url, arn = env.queue()
+    _url, arn = env.queue()
     env.lab.function("worker", lambda e, c: None)
     uuid = env.mapping(arn)["UUID"]
     for ident in (uuid, "nope"):

@@ -25,7 +25,7 @@ def test_sqs_counts(env):
 
 
 def test_stream_counts(streams):
-    url, dlq = streams.queue("failures")
+    _url, dlq = streams.queue("failures")
     streams.lab.function("fn", lambda e, c: 1 / 0, timeout=10)
     arn = streams.stream()
     streams.put("telemetry", {"n": 1}, {"n": 2}, key="k")

@@ -35,7 +35,7 @@ def test_lazy_attributes_equal_moto_attributes(env):
 
 
 def test_receive_matches_moto_rules(env):
-    url, arn = env.queue(VisibilityTimeout=10, dlq_after=2)
+    url, _arn = env.queue(VisibilityTimeout=10, dlq_after=2)
     env.send(url, *[str(i) for i in range(15)])
     first = env.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in first] == [str(i) for i in range(10)]  # oldest first, up to 10
@@ -53,7 +53,7 @@ def test_receive_matches_moto_rules(env):
 
 
 def test_waiting_receive_on_empty_queue_returns_at_once(env):
-    url, arn = env.queue()
+    url, _arn = env.queue()
     assert env.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20).get("Messages") is None
 
 

@@ -15,7 +15,7 @@ def setup(env, handler=lambda e, c: None, duration=0.0, **params):
 
 
 def test_window_zero_invokes_as_soon_as_records_arrive(env):
-    url, arn = setup(env, BatchSize=10)
+    url, _arn = setup(env, BatchSize=10)
     env.lab.run(until=5)
     env.send(url, "a", "b", "c")
     env.lab.run(until=10)
@@ -24,7 +24,7 @@ def test_window_zero_invokes_as_soon_as_records_arrive(env):
 
 
 def test_batch_size_closes_a_batch_before_the_window(env):
-    url, arn = setup(env, BatchSize=20, MaximumBatchingWindowInSeconds=30)
+    url, _arn = setup(env, BatchSize=20, MaximumBatchingWindowInSeconds=30)
     env.send(url, *[f"m{i}" for i in range(45)])
     env.lab.run(until=100)
     batches = env.lab.trace.of("batch")
@@ -34,7 +34,7 @@ def test_batch_size_closes_a_batch_before_the_window(env):
 
 
 def test_window_closes_a_partial_batch_when_it_ends(env):
-    url, arn = setup(env, BatchSize=100, MaximumBatchingWindowInSeconds=10)
+    url, _arn = setup(env, BatchSize=100, MaximumBatchingWindowInSeconds=10)
     env.lab.run(until=3)  # enabled at t=2: the window of each poller runs until t=12
     env.send(url, "a", "b")
     env.lab.run(until=60)
@@ -46,7 +46,7 @@ def test_window_closes_a_partial_batch_when_it_ends(env):
 
 def test_window_already_over_invokes_on_first_record(env):
     """M3: the window opened when the poller became free; a later record is invoked at once."""
-    url, arn = setup(env, BatchSize=100, MaximumBatchingWindowInSeconds=5)
+    url, _arn = setup(env, BatchSize=100, MaximumBatchingWindowInSeconds=5)
     env.lab.run(until=30)
     env.send(url, "late")
     env.lab.run(until=60)
@@ -54,7 +54,7 @@ def test_window_already_over_invokes_on_first_record(env):
 
 
 def test_payload_cap_closes_batch_before_6_mb(env):
-    url, arn = setup(env, BatchSize=100, MaximumBatchingWindowInSeconds=5)
+    url, _arn = setup(env, BatchSize=100, MaximumBatchingWindowInSeconds=5)
     body = "x" * 250_000
     env.send(url, *[body] * 30)  # 7.5 MB of bodies
     env.lab.run(until=60)
@@ -71,7 +71,7 @@ def test_payload_cap_closes_batch_before_6_mb(env):
 
 
 def test_idle_queue_keeps_polling_and_drops_to_two_pollers(env):
-    url, arn = setup(env)
+    _url, _arn = setup(env)
     env.lab.run(until=600)
     polls = [e for e in env.lab.trace.of("poll") if 300 <= e.t < 600]
     assert polls and all(not e.records for e in polls)
@@ -82,7 +82,7 @@ def test_idle_queue_keeps_polling_and_drops_to_two_pollers(env):
 
 
 def test_maximum_concurrency_set_keeps_five_pollers_when_idle(env):
-    url, arn = setup(env, ScalingConfig={"MaximumConcurrency": 10})
+    _url, _arn = setup(env, ScalingConfig={"MaximumConcurrency": 10})
     env.lab.run(until=600)
     polls = [e for e in env.lab.trace.of("poll") if 300 <= e.t < 600]
     assert len(polls) == 5 * 300 // limits.SQS_LONG_POLL_SECONDS
@@ -98,7 +98,7 @@ def overlap(invocations):
 
 
 def test_scales_up_by_300_a_minute_from_5(env):
-    url, arn = setup(env, duration=5.0)
+    url, _arn = setup(env, duration=5.0)
     for start in range(0, 5000, 10):
         env.sqs.send_message_batch(QueueUrl=url, Entries=[
             {"Id": str(n), "MessageBody": f"m{start + n}"} for n in range(10)])
@@ -112,7 +112,7 @@ def test_scales_up_by_300_a_minute_from_5(env):
 
 
 def test_maximum_concurrency_caps_concurrent_invocations(env):
-    url, arn = setup(env, duration=3.0, ScalingConfig={"MaximumConcurrency": 2})
+    url, _arn = setup(env, duration=3.0, ScalingConfig={"MaximumConcurrency": 2})
     env.send(url, *[f"m{i}" for i in range(100)])
     env.lab.run(until=300)
     assert overlap(env.lab.trace.invocations) == 2

@@ -46,7 +46,7 @@ def test_standard_record_shape(env):
 
 
 def test_fifo_attributes_and_increasing_sequence_numbers(env):
-    url, arn, seen = capture(env, "orders.fifo")
+    url, _arn, seen = capture(env, "orders.fifo")
     for n in range(3):
         env.sqs.send_message(QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="customer-42",
                              MessageDeduplicationId=f"order-{n}")

@@ -53,7 +53,7 @@ def test_retry_attempts_exhausted_payload(streams):
 
 def test_invalid_partial_response_has_null_function_error(streams):
     url, dlq = failure_queue(streams)
-    arn, uuid = kinesis_mapping(
+    _arn, _uuid = kinesis_mapping(
         streams, lambda e, c: {"batchItemFailures": [{"itemIdentifier": ""}]}, 1,
         MaximumRetryAttempts=2, FunctionResponseTypes=["ReportBatchItemFailures"],
         DestinationConfig={"OnFailure": {"Destination": dlq}})
@@ -74,7 +74,7 @@ def test_observed_partial_response_invoke_counting(streams):
         return {"batchItemFailures": [{"itemIdentifier": r["kinesis"]["sequenceNumber"]}
                                       for r in event["Records"] if n_of(r) == 5]}
 
-    arn, uuid = kinesis_mapping(
+    _arn, _uuid = kinesis_mapping(
         streams, handler, 6, BatchSize=3, MaximumBatchingWindowInSeconds=1,
         MaximumRetryAttempts=3, FunctionResponseTypes=["ReportBatchItemFailures"],
         DestinationConfig={"OnFailure": {"Destination": dlq}})
@@ -93,7 +93,7 @@ def test_record_age_exceeded(streams):
     def handler(event, context):
         raise RuntimeError("always")
 
-    arn, uuid = kinesis_mapping(streams, handler, 1, MaximumRecordAgeInSeconds=60,
+    _arn, _uuid = kinesis_mapping(streams, handler, 1, MaximumRecordAgeInSeconds=60,
                                 DestinationConfig={"OnFailure": {"Destination": dlq}})
     streams.lab.run(until=200)
     invocations = streams.lab.trace.invocations
@@ -127,7 +127,7 @@ def test_failing_record_blocks_its_shard_until_retention(streams):
         if any(n_of(r) == 0 for r in event["Records"]):
             raise RuntimeError("poison")
 
-    arn, uuid = kinesis_mapping(streams, handler, 1, BatchSize=1)
+    _arn, uuid = kinesis_mapping(streams, handler, 1, BatchSize=1)
     streams.lab.run(until=3600)
     streams.put("telemetry", {"n": 1}, {"n": 2}, key="k")
     assert {tuple(n for n in i.records) for i in streams.lab.trace.invocations} == {
@@ -147,7 +147,7 @@ def test_bisect_splits_without_using_retries_and_never_skips(streams):
         if 5 in numbers:
             raise RuntimeError("five")
 
-    arn, uuid = kinesis_mapping(streams, handler, 8, BatchSize=8, MaximumRetryAttempts=0,
+    _arn, uuid = kinesis_mapping(streams, handler, 8, BatchSize=8, MaximumRetryAttempts=0,
                                 BisectBatchOnFunctionError=True,
                                 DestinationConfig={"OnFailure": {"Destination": dlq}})
     streams.lab.run(until=200)

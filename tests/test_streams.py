@@ -1,6 +1,7 @@
 """Kinesis and DynamoDB Streams mappings: events, positions, batching, ordering (§2.1-2.3, §3, §5)."""
 
 import base64
+import itertools
 import json
 
 import pytest
@@ -103,7 +104,7 @@ def test_stream_validation_errors(streams):
     assert bad == {"Code": "ValidationException", "Message": MESSAGES["V3"].format(value="invalid")}
     table = streams.table()
     import datetime as dt
-    moment = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    moment = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     assert error(create, FunctionName="fn", EventSourceArn=table, StartingPosition="AT_TIMESTAMP",
                  StartingPositionTimestamp=moment)["Message"] == (
         f"Unsupported starting position for arn type: {table}")
@@ -162,7 +163,7 @@ def test_trim_horizon_observed_batches(streams):
     streams.put("telemetry", *[{"n": i} for i in range(20, 30)], key="k")
     streams.lab.run(until=20)
     assert [[data(r)["n"] for r in e["Records"]] for e in seen] == [
-        list(range(0, 10)), list(range(10, 20)), list(range(20, 30))]
+        list(range(10)), list(range(10, 20)), list(range(20, 30))]
 
 
 def test_one_put_records_one_invocation(streams):
@@ -187,7 +188,7 @@ def test_at_timestamp(streams):
     streams.put("telemetry", {"n": "new"})
     streams.lam.create_event_source_mapping(
         FunctionName="fn", EventSourceArn=arn, StartingPosition="AT_TIMESTAMP",
-        StartingPositionTimestamp=dt.datetime(2025, 1, 1, 0, 1, tzinfo=dt.timezone.utc))
+        StartingPositionTimestamp=dt.datetime(2025, 1, 1, 0, 1, tzinfo=dt.UTC))
     streams.lab.run(until=110)
     assert [data(r)["n"] for e in seen for r in e["Records"]] == ["new"]
 
@@ -201,7 +202,7 @@ def test_pf_1_one_batch_at_a_time_in_order(streams):
     streams.lab.run(until=60)
     invocations = streams.lab.trace.invocations
     assert len(invocations) == 3
-    assert all(a.end <= b.start for a, b in zip(invocations, invocations[1:]))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(invocations))
 
 
 def overlap(invocations):
