@@ -126,7 +126,7 @@ def fallback_batching_figure():
                            line_color="#333333", showlegend=False)]
 
     def title(key, run):
-        sizes, latencies, rejected = run
+        sizes, _latencies, rejected = run
         label = f"BatchSize {key[0]}, window {key[1]} s"
         if rejected:
             return f"{label}: rejected ({rejected})"

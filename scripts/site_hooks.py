@@ -56,8 +56,8 @@ def _importable():
 
 _importable()
 
-from mkdocs.exceptions import PluginError  # noqa: E402
-from mkdocs.structure.files import File  # noqa: E402
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
 
 log = logging.getLogger("mkdocs.hooks.esmlab")
 
@@ -173,7 +173,7 @@ def execute_notebook(source: Path, target: Path) -> float:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the traceback's terminal colours
         raise PluginError(f"{name} failed to execute; the site is not "
                           f"built with a broken lab.\n{text}") from None
-    except Exception as error:  # a timeout, a dead kernel
+    except Exception as error:  # noqa: BLE001 - a timeout, a dead kernel: fail the build
         raise PluginError(f"{name} failed to execute: "
                           f"{type(error).__name__}: {error}") from None
     cleaned = clean_notebook(nb)
@@ -218,8 +218,8 @@ def api_page() -> str:
     lines = [
         "# `esmlab` API",
         "",
-        "Generated from the docstrings of the simulator's public modules (mkdocstrings). Start "
-        "with `Lab`; how the pieces fit together is in [How the simulator works](simulator.md).",
+        ("Generated from the docstrings of the simulator's public modules (mkdocstrings). Start "
+        "with `Lab`; how the pieces fit together is in [How the simulator works](simulator.md)."),
         "",
     ]
     for title, modules in API_MODULES:
@@ -344,12 +344,12 @@ _EMPTY_SCRIPT = re.compile(r'<script src="">\s*</script>')
 # nbconvert's lab template: a module script that imports mermaid from cdnjs when a notebook has
 # a mermaid diagram (ours have none).
 _MERMAID = re.compile(
-    r'<script type="module">(?:(?!</script>).)*?mermaid(?:(?!</script>).)*?</script>', re.S)
+    r'<script type="module">(?:(?!</script>).)*?mermaid(?:(?!</script>).)*?</script>', re.DOTALL)
 _REMOTE_IMPORT = re.compile(
     r"""(?:import\s*\(\s*|\bimport\s[^;<]*?from\s*|fetch\s*\(\s*)["'](?:https?:)?//""")
 _EXTERNAL = re.compile(
     r'<(script|img|iframe|link|source|video|audio)\b[^>]*?\b(?:src|href)="((?:https?:)?//[^"]+)"',
-    re.I)
+    re.IGNORECASE)
 
 
 def repair_anchors(output: str) -> str:

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from botocore.exceptions import ClientError  # noqa: E402
+from botocore.exceptions import ClientError
 
-from esmlab import (  # noqa: E402
+from esmlab import (
     Lab,
     destinations,
     filtering,
@@ -35,7 +35,7 @@ from esmlab import (  # noqa: E402
     mapping,
     mapping_api,
     metrics,
-    permissions,  # noqa: E402
+    permissions,
 )
 
 # --- sources (fact base appendix) -----------------------------------------------------------
@@ -251,8 +251,8 @@ def parameters_page() -> str:
          stream_cell("BatchSize", kin), stream_cell("BatchSize", ddb),
          sources(API, SQS_PARAMS, KINESIS_PARAMS, DDB_PARAMS)),
         ("MaximumBatchingWindowInSeconds",
-         f"{_range('MaximumBatchingWindowInSeconds')} s; "
-         f"{default(sqs, 'MaximumBatchingWindowInSeconds')}",
+         (f"{_range('MaximumBatchingWindowInSeconds')} s; "
+         f"{default(sqs, 'MaximumBatchingWindowInSeconds')}"),
          "cannot be set (rejected)",
          stream_cell("MaximumBatchingWindowInSeconds", kin),
          stream_cell("MaximumBatchingWindowInSeconds", ddb),
@@ -284,14 +284,14 @@ def parameters_page() -> str:
          f'`[]` or `["ReportBatchItemFailures"]`; {default(sqs, "FunctionResponseTypes")}',
          "same", "same", "same", sources(API)),
         ("FilterCriteria",
-         f"up to {filtering.MAX_FILTERS} filters (quota, can be raised to "
+         (f"up to {filtering.MAX_FILTERS} filters (quota, can be raised to "
          f"{filtering.MAX_FILTERS_RAISED}); each `Pattern` at most "
-         f"{number(filtering.MAX_PATTERN_LENGTH)} characters", "same", "same", "same",
+         f"{number(filtering.MAX_PATTERN_LENGTH)} characters"), "same", "same", "same",
          sources(FILTERING)),
         ("ScalingConfig.MaximumConcurrency",
          f"{_range('ScalingConfig.MaximumConcurrency')}; absent unless set",
-         f"{_range('ScalingConfig.MaximumConcurrency')}; at most the number of message groups "
-         "in effect", na, na, sources(SQS_SCALING)),
+         (f"{_range('ScalingConfig.MaximumConcurrency')}; at most the number of message groups "
+         "in effect"), na, na, sources(SQS_SCALING)),
         ("MetricsConfig.Metrics", '`["EventCount"]`', "same", "same", "same", sources(METRICS)),
     ]
     for param in sorted(not_simulated):
@@ -309,9 +309,9 @@ def parameters_page() -> str:
         "",
         NOTE.format(extra=" (`esmlab.limits`, `esmlab.mapping_api`, `esmlab.filtering`) and the "
                     "responses of mappings created in a tiny simulated account"),
-        "Every parameter of `CreateEventSourceMapping` that applies to SQS, Kinesis or DynamoDB "
+        ("Every parameter of `CreateEventSourceMapping` that applies to SQS, Kinesis or DynamoDB "
         "Streams, per source. *n/a (rejected)*: the parameter does not apply to that source, and "
-        "the simulator rejects it.",
+        "the simulator rejects it."),
         "",
         "## Parameter matrix",
         "",
@@ -322,51 +322,51 @@ def parameters_page() -> str:
         lines.append(f"| `{row[0]}` | " + " | ".join(row[1:]) + " |")
     lines += [
         "",
-        "Numeric ranges are the API model's (`esmlab.limits.RANGES`). Values outside them are "
-        "rejected with a `ValidationException` (see [Mapping API errors](errors.md)).",
+        ("Numeric ranges are the API model's (`esmlab.limits.RANGES`). Values outside them are "
+        "rejected with a `ValidationException` (see [Mapping API errors](errors.md))."),
         "",
         "## Cross-parameter rules",
         "",
         "| Rule | What the simulator does | Sources |",
         "|---|---|---|",
-        f"| SQS: `BatchSize` above {limits.SQS_MAX_BATCH_WITHOUT_WINDOW} needs "
+        (f"| SQS: `BatchSize` above {limits.SQS_MAX_BATCH_WITHOUT_WINDOW} needs "
         f"`MaximumBatchingWindowInSeconds` ≥ 1 | rejects with *{limits.MESSAGES['V1']}* (V1) "
-        f"| {sources(API)}; {RECORDED} |",
-        f"| SQS FIFO: `BatchSize` at most {limits.FIFO_MAX_BATCH_SIZE}, no batching window | "
+        f"| {sources(API)}; {RECORDED} |"),
+        (f"| SQS FIFO: `BatchSize` at most {limits.FIFO_MAX_BATCH_SIZE}, no batching window | "
         f"rejects (AWS's message is not recorded; esmlab words its own, marked `[esmlab]`) | "
-        f"{sources(SQS_PARAMS)} |",
-        f"| 6 MB payload cap | closes a batch before its payload would exceed "
+        f"{sources(SQS_PARAMS)} |"),
+        (f"| 6 MB payload cap | closes a batch before its payload would exceed "
         f"{number(limits.PAYLOAD_LIMIT_BYTES)} bytes, so it can hold fewer than `BatchSize` "
-        f"records | {sources(INVOCATION, SQS_CONFIGURE)} |",
-        f"| Function timeout longer than the queue's visibility timeout | rejects (message not "
-        f"recorded) | {sources(SQS_CONFIGURE)} |",
-        f"| One mapping per source and function | a second one is a `ResourceConflictException` "
-        f"(V8, V9) | {RECORDED} |",
+        f"records | {sources(INVOCATION, SQS_CONFIGURE)} |"),
+        (f"| Function timeout longer than the queue's visibility timeout | rejects (message not "
+        f"recorded) | {sources(SQS_CONFIGURE)} |"),
+        (f"| One mapping per source and function | a second one is a `ResourceConflictException` "
+        f"(V8, V9) | {RECORDED} |"),
         "",
         "## SQS scaling constants",
         "",
         "| Constant | Value | Sources |",
         "|---|---|---|",
-        f"| concurrent batches when messages appear | {limits.SQS_START_CONCURRENCY} | "
-        f"{sources(SQS_SCALING)} |",
-        f"| scale-up rate, concurrent invokes per minute | up to {limits.SQS_SCALE_UP_PER_MINUTE}"
-        f" | {sources(SQS_SCALING)} |",
-        f"| default ceiling per mapping | {number(limits.SQS_MAX_CONCURRENCY)} | "
-        f"{sources(SQS_SCALING)} |",
-        f"| lowest poller count at low traffic (not when `MaximumConcurrency` is set) | "
-        f"{limits.SQS_IDLE_CONCURRENCY} | {sources(SQS_SCALING)} |",
-        f"| longest `ReceiveMessage` wait (long polling) | {limits.SQS_LONG_POLL_SECONDS} s | "
+        (f"| concurrent batches when messages appear | {limits.SQS_START_CONCURRENCY} | "
+        f"{sources(SQS_SCALING)} |"),
+        (f"| scale-up rate, concurrent invokes per minute | up to {limits.SQS_SCALE_UP_PER_MINUTE}"
+        f" | {sources(SQS_SCALING)} |"),
+        (f"| default ceiling per mapping | {number(limits.SQS_MAX_CONCURRENCY)} | "
+        f"{sources(SQS_SCALING)} |"),
+        (f"| lowest poller count at low traffic (not when `MaximumConcurrency` is set) | "
+        f"{limits.SQS_IDLE_CONCURRENCY} | {sources(SQS_SCALING)} |"),
+        (f"| longest `ReceiveMessage` wait (long polling) | {limits.SQS_LONG_POLL_SECONDS} s | "
         "[API_ReceiveMessage](https://docs.aws.amazon.com/AWSSimpleQueueService/latest/"
-        "APIReference/API_ReceiveMessage.html) |",
+        "APIReference/API_ReceiveMessage.html) |"),
         "",
-        "How fast the simulator steps between these numbers is a **MODELLING CHOICE** (M4): see "
-        "[How the simulator works](../simulator.md).",
+        ("How fast the simulator steps between these numbers is a **MODELLING CHOICE** (M4): see "
+        "[How the simulator works](../simulator.md)."),
         "",
         "## The response of a new mapping",
         "",
-        "The keys and defaults `CreateEventSourceMapping` returns when only the required "
+        ("The keys and defaults `CreateEventSourceMapping` returns when only the required "
         "parameters are given (key order as in `esmlab.mapping.SQS_KEYS` and `STREAM_KEYS`). "
-        f"Source: {RECORDED}; {link(API)}.",
+        f"Source: {RECORDED}; {link(API)}."),
         "",
     ]
     skip = {"UUID", "EventSourceArn", "FunctionArn", "LastModified", "EventSourceMappingArn"}
@@ -378,11 +378,11 @@ def parameters_page() -> str:
         lines.append(f"| `{key}` | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Every response also has `UUID`, `EventSourceArn`, `FunctionArn`, `LastModified` and "
+        ("Every response also has `UUID`, `EventSourceArn`, `FunctionArn`, `LastModified` and "
         "`EventSourceMappingArn` "
         "(`arn:aws:lambda:<region>:<account>:event-source-mapping:<UUID>`). "
         "A new mapping answers `Creating` at once and settles to `Enabled`; how long that takes "
-        "in the simulator (2 simulated seconds) is a MODELLING CHOICE (M8).",
+        "in the simulator (2 simulated seconds) is a MODELLING CHOICE (M8)."),
         "",
     ]
     return "\n".join(lines)
@@ -445,10 +445,10 @@ def events_page() -> str:
         "",
         NOTE.format(extra=": every event below is what a handler received in a tiny simulated "
                     "run during the build (same seed, same event)"),
-        "Every event is `{\"Records\": [...]}`, one record per message or stream record, keys "
+        ("Every event is `{\"Records\": [...]}`, one record per message or stream record, keys "
         f"in the recorded order. Sources: {RECORDED}; field lists also at {link(WITH_KINESIS)} "
         f"and {link(WITH_DDB)}. IDs, hashes and timestamps are the simulator's (simulated time "
-        "starts at 2025-01-01T00:00:00Z); their formats match the recorded ones.",
+        "starts at 2025-01-01T00:00:00Z); their formats match the recorded ones."),
         "",
         "## SQS standard queue",
         "",
@@ -456,10 +456,10 @@ def events_page() -> str:
         "",
         fence(events["sqs"]),
         "* All `attributes` values are strings; `body` is the string that was sent, unchanged.",
-        "* `receiptHandle` is opaque and changes on every receive; `ApproximateReceiveCount` goes "
-        f"up by one on each receive ({link(SQS_ERRORS)}; {RECORDED}).",
-        "* With no message attributes, `messageAttributes` is `{}` and `md5OfMessageAttributes` "
-        "is `null` or absent (both were recorded).",
+        ("* `receiptHandle` is opaque and changes on every receive; `ApproximateReceiveCount` goes "
+        f"up by one on each receive ({link(SQS_ERRORS)}; {RECORDED})."),
+        ("* With no message attributes, `messageAttributes` is `{}` and `md5OfMessageAttributes` "
+        "is `null` or absent (both were recorded)."),
         "",
         "## SQS FIFO queue",
         "",
@@ -469,31 +469,31 @@ def events_page() -> str:
         "## Kinesis Data Streams",
         "",
         fence(events["kinesis"]),
-        "* `data` is base64 of the exact bytes written (here `{\"sensor\": \"t-1\", \"temp\": "
-        "21.5}`); `approximateArrivalTimestamp` is a float, epoch seconds.",
-        "* `eventID` is `<shardId>:<sequenceNumber>`; `invokeIdentityArn` is the function's "
-        "execution role.",
+        ("* `data` is base64 of the exact bytes written (here `{\"sensor\": \"t-1\", \"temp\": "
+        "21.5}`); `approximateArrivalTimestamp` is a float, epoch seconds."),
+        ("* `eventID` is `<shardId>:<sequenceNumber>`; `invokeIdentityArn` is the function's "
+        "execution role."),
         "",
         "## DynamoDB Streams (`NEW_AND_OLD_IMAGES`): INSERT, then MODIFY",
         "",
         fence(events["dynamodb"]),
-        "* An INSERT has no `OldImage`; `eventName` is `INSERT`, `MODIFY` or `REMOVE`; there is "
-        "no `invokeIdentityArn`.",
-        "* `SizeBytes` is not documented; the simulator's rule (names plus values over `Keys`, "
+        ("* An INSERT has no `OldImage`; `eventName` is `INSERT`, `MODIFY` or `REMOVE`; there is "
+        "no `invokeIdentityArn`."),
+        ("* `SizeBytes` is not documented; the simulator's rule (names plus values over `Keys`, "
         "`NewImage`, `OldImage`) is a **MODELLING CHOICE** (M7) that reproduces the recorded "
-        "20 and 46.",
+        "20 and 46."),
         "",
         "## Partial batch response (returned by your function)",
         "",
-        "With `FunctionResponseTypes: [\"ReportBatchItemFailures\"]`, a function reports the "
-        "records that failed:",
+        ("With `FunctionResponseTypes: [\"ReportBatchItemFailures\"]`, a function reports the "
+        "records that failed:"),
         "",
         fence({"batchItemFailures": [
             {"itemIdentifier": events["sqs"]["Records"][0]["messageId"]}]}),
-        "The identifier is the SQS `messageId`, the Kinesis `kinesis.sequenceNumber` or the "
+        ("The identifier is the SQS `messageId`, the Kinesis `kinesis.sequenceNumber` or the "
         f"DynamoDB `dynamodb.SequenceNumber` ({link(SQS_ERRORS)}, {link(KINESIS_PARTIAL)}). "
         "Lambda reads this only when the mapping has `ReportBatchItemFailures`; how the "
-        "simulator classifies each response shape is in `esmlab.batch_response`.",
+        "simulator classifies each response shape is in `esmlab.batch_response`."),
         "",
     ])
 
@@ -607,64 +607,64 @@ def destinations_page() -> str:
         NOTE.format(extra=" (`esmlab.destinations`, `esmlab.permissions`): each record below "
                     "was delivered by the simulator during the build, from a function that "
                     "always fails"),
-        "Kinesis and DynamoDB Streams mappings can send a record of a **discarded** batch to an "
+        ("Kinesis and DynamoDB Streams mappings can send a record of a **discarded** batch to an "
         "on-failure destination: only when the retry limit (`MaximumRetryAttempts`), the age "
         "limit (`MaximumRecordAgeInSeconds`) or the stream's retention discards it. SQS mappings "
         "have no on-failure destination: use a redrive policy (dead-letter queue) on the queue "
-        f"({link(KINESIS_ONFAILURE)}, {link(SQS_CONFIGURE)}).",
+        f"({link(KINESIS_ONFAILURE)}, {link(SQS_CONFIGURE)})."),
         "",
         "| Destination | What arrives | Actions the execution role needs | Source |",
         "|---|---|---|---|",
         *rows,
         "",
-        "A bucket encrypted with a KMS key also needs `kms:GenerateDataKey`. FIFO queues and "
+        ("A bucket encrypted with a KMS key also needs `kms:GenerateDataKey`. FIFO queues and "
         "FIFO topics are not supported as destinations: delivery fails and is counted in "
-        f"`DestinationDeliveryFailures` ({link(KINESIS_ONFAILURE)}, {link(METRICS)}).",
+        f"`DestinationDeliveryFailures` ({link(KINESIS_ONFAILURE)}, {link(METRICS)})."),
         "",
-        f"Conditions: {', '.join(code(c) for c in destinations.CONDITIONS)}. Batch-info key: "
-        f"{batch_keys}.",
+        (f"Conditions: {', '.join(code(c) for c in destinations.CONDITIONS)}. Batch-info key: "
+        f"{batch_keys}."),
         "",
         "## Kinesis, `RetryAttemptsExhausted` (SQS destination: the message body)",
         "",
-        "`MaximumRetryAttempts` 1 and a function that always raises: 2 invocations, then this "
+        ("`MaximumRetryAttempts` 1 and a function that always raises: 2 invocations, then this "
         "record. `approximateInvokeCount` is MRA + 1 when every attempt fails; `statusCode` is "
         "200 even though the function raised; `functionError` is `\"Unhandled\"` after a raised "
-        f"error and `null` after an invalid partial response ({RECORDED}).",
+        f"error and `null` after an invalid partial response ({RECORDED})."),
         "",
         fence(got["kinesis"]),
         "## DynamoDB Streams, `RetryAttemptsExhausted`",
         "",
-        "The batch-info key is `DDBStreamBatchInfo`, and its arrival times have **no "
-        f"milliseconds**, while the top-level `timestamp` keeps them ({RECORDED}).",
+        ("The batch-info key is `DDBStreamBatchInfo`, and its arrival times have **no "
+        f"milliseconds**, while the top-level `timestamp` keeps them ({RECORDED})."),
         "",
         fence(got["dynamodb"]),
         "## Kinesis, `RecordAgeExceeded`",
         "",
-        "`MaximumRecordAgeInSeconds` 60 and a function that always raises. There is no "
+        ("`MaximumRecordAgeInSeconds` 60 and a function that always raises. There is no "
         "`responseContext`. How many invocations happen before the record is too old depends on "
         "the retry timing, which AWS does not document: the simulator's backoff is a "
-        "**MODELLING CHOICE** (M5).",
+        "**MODELLING CHOICE** (M5)."),
         "",
         fence(got["aged"]),
         "## S3 destination",
         "",
-        "One object per discarded batch, under a key of the form "
-        "`aws/lambda/<ESM-UUID>/<shardId>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<random UUID>`:",
+        ("One object per discarded batch, under a key of the form "
+        "`aws/lambda/<ESM-UUID>/<shardId>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<random UUID>`:"),
         "",
         f"```\n{got['s3_key']}\n```\n",
-        "The body is the failure record plus `payload`, the invocation event as the function "
+        ("The body is the failure record plus `payload`, the invocation event as the function "
         "received it. AWS's documentation describes `payload` as an escaped JSON string; the "
         "recording showed the `{\"Records\": [...]}` structure, which is what the simulator "
-        f"writes ({link(KINESIS_ONFAILURE)}; {RECORDED}).",
+        f"writes ({link(KINESIS_ONFAILURE)}; {RECORDED})."),
         "",
         fence(got["s3"]),
         "## SNS destination",
         "",
-        "The failure record, serialised as a JSON string, is the notification's `Message` "
+        ("The failure record, serialised as a JSON string, is the notification's `Message` "
         f"({link(DDB_ERRORS)}; {RECORDED}). As an SQS queue subscribed to the topic receives it "
         "(`MaximumRetryAttempts` 0, a function that always raises), the envelope's other fields "
         "(`MessageId`, `Timestamp`, `SignatureVersion`, `Signature`, `SigningCertURL`, "
-        "`UnsubscribeURL`) left out: they are SNS's own, and the simulator's SNS is moto's.",
+        "`UnsubscribeURL`) left out: they are SNS's own, and the simulator's SNS is moto's."),
         "",
         fence({key: got["sns"][key] for key in ("Type", "TopicArn", "Message")}),
     ])
@@ -769,17 +769,17 @@ def errors_page() -> str:
         "",
         NOTE.format(extra=" (`esmlab.limits.MESSAGES`, `UNRECORDED`): each error below was "
                     "raised by the simulator during the build, through a real boto3 call"),
-        "The exceptions and exact messages AWS's Lambda API returns for bad mapping requests. "
+        ("The exceptions and exact messages AWS's Lambda API returns for bad mapping requests. "
         "Catch them as `botocore.exceptions.ClientError` and read "
         "`error.response[\"Error\"][\"Code\"]` and `[\"Message\"]`. The numbers V1–V15 are the "
-        "fact base's.",
+        "fact base's."),
         "",
         "## Recorded AWS errors",
         "",
-        f"Source of every row: {RECORDED}; see also {link(API)}. V14 and V15 are the messages "
+        (f"Source of every row: {RECORDED}; see also {link(API)}. V14 and V15 are the messages "
         "users of CloudFormation, the CDK and other tools reported in public issue trackers "
         "(for example [aws-cdk#6770](https://github.com/aws/aws-cdk/issues/6770)); V14's older "
-        "wording (until about 2023) began *The provided execution role…*.",
+        "wording (until about 2023) began *The provided execution role…*."),
         "",
         "| # | Stimulus | Exception | HTTP | Message (as the simulator returned it) |",
         "|---|---|---|---|---|",
@@ -789,16 +789,16 @@ def errors_page() -> str:
         lines.append(f"| {ident} | {stimulus} | `{code_}` | {status} | {safe} |")
     lines += [
         "",
-        "The error body: `InvalidParameterValueException` and `ResourceConflictException` carry "
+        ("The error body: `InvalidParameterValueException` and `ResourceConflictException` carry "
         "`{\"Error\": {\"Code\", \"Message\"}, \"Type\": \"User\", \"message\"}`; "
         "`ValidationException` only `Error.Code` and `Error.Message`; `ResourceNotFoundException` "
-        f"has `Message` and `Type` ({RECORDED}).",
+        f"has `Message` and `Type` ({RECORDED})."),
         "",
         "## Rejections whose AWS message was never recorded",
         "",
-        "AWS documents that these are rejected, but their exact text was not recorded. The "
+        ("AWS documents that these are rejected, but their exact text was not recorded. The "
         "simulator rejects them with `InvalidParameterValueException` and a message of its own "
-        "that starts with `[esmlab]`, so that it is never mistaken for AWS's words.",
+        "that starts with `[esmlab]`, so that it is never mistaken for AWS's words."),
         "",
         "| Case | The simulator's message |",
         "|---|---|",
@@ -811,9 +811,9 @@ def errors_page() -> str:
         "",
         "## Values outside the API model's ranges",
         "",
-        "A value outside a range of the [parameter matrix](parameters.md) is a "
+        ("A value outside a range of the [parameter matrix](parameters.md) is a "
         "`ValidationException` in Lambda's standard constraint format, recorded for another "
-        "parameter; applying it to mapping parameters is an inference. For `BatchSize` 10,001:",
+        "parameter; applying it to mapping parameters is an inference. For `BatchSize` 10,001:"),
         "",
         f"```\n{example}\n```\n",
     ]
@@ -826,8 +826,8 @@ def errors_page() -> str:
 def iam_page() -> str:
     managed = {
         "sqs": ("`AWSLambdaSQSQueueExecutionRole`", f"{link(SQS_CONFIGURE)}, {link(MANAGED)}"),
-        "kinesis": ("`AWSLambdaKinesisExecutionRole`: these plus `kinesis:ListStreams` and the "
-                    "logs actions", f"{link(KINESIS_CREATE)}, {link(MANAGED)}"),
+        "kinesis": (("`AWSLambdaKinesisExecutionRole`: these plus `kinesis:ListStreams` and the "
+                    "logs actions"), f"{link(KINESIS_CREATE)}, {link(MANAGED)}"),
         "dynamodb": ("`AWSLambdaDynamoDBExecutionRole`: these plus the logs actions",
                      f"{link(MANAGED)}, {link(DDB_IAM)}"),
     }
@@ -848,18 +848,18 @@ def iam_page() -> str:
         lines.append(f"| {names[kind]} | {actions} | {policy} | {src} |")
     lines += [
         "",
-        "* A queue encrypted with a customer managed KMS key also needs `kms:Decrypt` "
-        f"({link(SQS_CONFIGURE)}).",
-        "* `kinesis:ListStreams` and `kinesis:ListStreamConsumers` are needed only to pick a "
+        ("* A queue encrypted with a customer managed KMS key also needs `kms:Decrypt` "
+        f"({link(SQS_CONFIGURE)})."),
+        ("* `kinesis:ListStreams` and `kinesis:ListStreamConsumers` are needed only to pick a "
         f"stream in the console, not by the mapping ({link(KINESIS_CREATE)}). "
         "`kinesis:SubscribeToShard` is for enhanced fan-out, which the simulator does not model, "
-        "so it does not require it.",
-        "* There is **no** `dynamodb:ListShards` action: the DynamoDB Streams API has exactly "
-        f"four operations ({link(DDB_STREAMS_API)}).",
-        "* A DynamoDB stream's resource ARN has the form "
-        f"`arn:aws:dynamodb:<region>:<account>:table/<table>/stream/*` ({link(DDB_IAM)}).",
-        "* All three managed policies include `logs:CreateLogGroup`, `logs:CreateLogStream` and "
-        f"`logs:PutLogEvents` ({link(MANAGED)}).",
+        "so it does not require it."),
+        ("* There is **no** `dynamodb:ListShards` action: the DynamoDB Streams API has exactly "
+        f"four operations ({link(DDB_STREAMS_API)})."),
+        ("* A DynamoDB stream's resource ARN has the form "
+        f"`arn:aws:dynamodb:<region>:<account>:table/<table>/stream/*` ({link(DDB_IAM)})."),
+        ("* All three managed policies include `logs:CreateLogGroup`, `logs:CreateLogStream` and "
+        f"`logs:PutLogEvents` ({link(MANAGED)})."),
         "",
         "## What the execution role needs on an on-failure destination",
         "",
@@ -871,15 +871,15 @@ def iam_page() -> str:
         lines.append(f"| {kind.upper()} | {actions} | {link(KINESIS_ONFAILURE)} |")
     lines += [
         "",
-        "An S3 bucket encrypted with a KMS key also needs `kms:GenerateDataKey` "
-        f"({link(KINESIS_ONFAILURE)}).",
+        ("An S3 bucket encrypted with a KMS key also needs `kms:GenerateDataKey` "
+        f"({link(KINESIS_ONFAILURE)})."),
         "",
         "## What a missing permission does",
         "",
-        f"`CreateEventSourceMapping` fails: on SQS with *{limits.MESSAGES['V14']}* (V14), on a "
+        (f"`CreateEventSourceMapping` fails: on SQS with *{limits.MESSAGES['V14']}* (V14), on a "
         f"stream with *{limits.MESSAGES['V15'].format(arn='<stream-arn>')}* (V15). See "
         "[Mapping API errors](errors.md). The simulator evaluates the role's identity policies "
-        "itself; what it does and does not evaluate is in `esmlab.permissions`.",
+        "itself; what it does and does not evaluate is in `esmlab.permissions`."),
         "",
     ]
     return "\n".join(lines)
@@ -892,7 +892,7 @@ def _metric_meanings() -> dict[str, str]:
     """The bullet list of ``esmlab.metrics``' docstring: ``* ``Name``: meaning``."""
     meanings = {}
     for match in re.finditer(r"^\* ``(\w+)``(?: \(([^)]*)\))?: (.+?)(?=^\* |\Z)",
-                             metrics.__doc__, flags=re.M | re.S):
+                             metrics.__doc__, flags=re.MULTILINE | re.DOTALL):
         name, scope, text = match.groups()
         text = " ".join(text.split())
         text = re.sub(r"``([^`]+)``", r"`\1`", text)
@@ -914,13 +914,13 @@ def metrics_page() -> str:
         "IteratorAge": "Kinesis, DynamoDB",
     }
     not_existing = {
-        "ReceiveCount": ("an SQS metric", "`ApproximateReceiveCount` is a message attribute, "
-                         "not a metric", SQS_METRICS),
+        "ReceiveCount": ("an SQS metric", ("`ApproximateReceiveCount` is a message attribute, "
+                         "not a metric"), SQS_METRICS),
         "Lambda.OffendingProcessIdentifier": ("a Lambda metric", "no such metric exists",
                                               METRICS),
         "an iterator-age metric for DynamoDB Streams": (
-            "a DynamoDB Streams metric", "use the Lambda `IteratorAge` metric, which covers "
-            "Kinesis and DynamoDB; `GetRecords.IteratorAgeMilliseconds` is Kinesis-only",
+            "a DynamoDB Streams metric", ("use the Lambda `IteratorAge` metric, which covers "
+            "Kinesis and DynamoDB; `GetRecords.IteratorAgeMilliseconds` is Kinesis-only"),
             KINESIS_MONITORING),
     }
     for name in not_existing:
@@ -932,37 +932,37 @@ def metrics_page() -> str:
                     "the names `esmlab.metrics.esm_metrics(trace, uuid)` computes from a trace)"),
         "## Lambda metrics the simulator computes",
         "",
-        f"Namespace `AWS/Lambda`. The event counts are opt-in on a mapping with "
-        f"`MetricsConfig: {{\"Metrics\": [\"EventCount\"]}}` ({link(METRICS)}).",
+        (f"Namespace `AWS/Lambda`. The event counts are opt-in on a mapping with "
+        f"`MetricsConfig: {{\"Metrics\": [\"EventCount\"]}}` ({link(METRICS)})."),
         "",
         "| Metric | Applies to | Meaning |",
         "|---|---|---|",
     ]
     for name in names:
-        scope, text = meanings[name]
+        _scope, text = meanings[name]
         unit = " (ms; the maximum per period)" if name == "IteratorAge" else ""
         lines.append(f"| `{name}` | {applies.get(name, 'SQS, Kinesis, DynamoDB')} | {text}{unit} |")
     lines += [
         "",
-        f"Source: {link(METRICS)}. `DroppedEventCount` does not count records lost to retention "
-        "expiry or records sent to an on-failure destination.",
+        (f"Source: {link(METRICS)}. `DroppedEventCount` does not count records lost to retention "
+        "expiry or records sent to an on-failure destination."),
         "",
         "## Other metrics worth watching (not computed by the simulator)",
         "",
         "| Metric | Namespace | Meaning | Source |",
         "|---|---|---|---|",
-        "| `ConcurrentExecutions` | `AWS/Lambda` | concurrent instances; can differ from "
-        f"shards × PF | {link(WITH_KINESIS)} |",
-        "| `ProvisionedPollers` | `AWS/Lambda` | pollers in use (SQS, provisioned mode) | "
-        f"{link(METRICS)} |",
-        "| `ApproximateNumberOfMessagesVisible`, `ApproximateAgeOfOldestMessage`, "
+        ("| `ConcurrentExecutions` | `AWS/Lambda` | concurrent instances; can differ from "
+        f"shards × PF | {link(WITH_KINESIS)} |"),
+        ("| `ProvisionedPollers` | `AWS/Lambda` | pollers in use (SQS, provisioned mode) | "
+        f"{link(METRICS)} |"),
+        ("| `ApproximateNumberOfMessagesVisible`, `ApproximateAgeOfOldestMessage`, "
         "`NumberOfMessagesReceived`, `NumberOfEmptyReceives`, `NumberOfMessagesDeleted` | "
         f"`AWS/SQS` | queue depth, oldest message age, receives, empty receives, deletes | "
-        f"{link(SQS_METRICS)} |",
-        "| `GetRecords.IteratorAgeMilliseconds` | `AWS/Kinesis` | stream level, `GetRecords` "
-        f"consumers only | {link(KINESIS_MONITORING)} |",
-        "| `IteratorAgeMilliseconds` | `AWS/Kinesis` | shard level (enhanced metrics) | "
-        f"{link(KINESIS_MONITORING)} |",
+        f"{link(SQS_METRICS)} |"),
+        ("| `GetRecords.IteratorAgeMilliseconds` | `AWS/Kinesis` | stream level, `GetRecords` "
+        f"consumers only | {link(KINESIS_MONITORING)} |"),
+        ("| `IteratorAgeMilliseconds` | `AWS/Kinesis` | shard level (enhanced metrics) | "
+        f"{link(KINESIS_MONITORING)} |"),
         "",
         "## Metrics that do not exist",
         "",
