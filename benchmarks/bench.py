@@ -61,6 +61,7 @@ import botocore
 import moto
 
 from esmlab import Lab
+from esmlab.trace import peak_concurrency
 
 IMPORT_SECONDS = time.perf_counter() - T_IMPORT
 
@@ -136,19 +137,7 @@ def run_until_processed(lab, uuid, expected, step=1.0, limit=3600.0):
             return cons, run_wall, check_wall
 
 
-def peak_overlap(invocations):
-    """Most invocations in flight at once (an end at t frees its slot before a start at t)."""
-    points = []
-    for inv in invocations:
-        points.append((inv.start, 1))
-        points.append((inv.end if inv.end is not None else float("inf"), -1))
-    points.sort(key=lambda p: (p[0], p[1]))
-    peak = running = 0
-    for _, delta in points:
-        running += delta
-        peak = max(peak, running)
-    return peak
-
+peak_overlap = peak_concurrency
 
 def short(arn):
     return arn.rsplit(":", 1)[-1]

@@ -35,8 +35,9 @@ from moto.moto_api._internal import mock_random
 from moto.sqs import models as sqs_models
 from moto.sqs.exceptions import ReceiptHandleIsInvalid
 
+from .patching import Patches
+
 _listener = None
-_saved: list[tuple[object, str, object]] = []
 # moto's own FIFO de-duplication interval (five minutes, as in SQS).
 _DEDUP_MS = sqs_models.DEDUPLICATION_TIME_IN_SECONDS * 1000
 
@@ -232,7 +233,7 @@ def _retention_ok(self, queue_name, message):
     return message.sent_timestamp + int(queue.message_retention_period) * 1000 > now_ms()
 
 
-_PATCHES = [
+_PATCHES = Patches([
     (sqs_models.Queue, "attributes", property(_queue_attributes)),
     (sqs_models.Queue, "add_message", add_message),
     (sqs_models.Queue, "delete_message", delete_message),
@@ -243,7 +244,7 @@ _PATCHES = [
     (sqs_models.SQSBackend, "is_message_valid_based_on_retention_period", _retention_ok),
     (sqs_models, "generate_receipt_handle", generate_receipt_handle),
     (sqs_models, "unix_time_millis", lambda dt=None: now_ms() if dt is None else _orig_millis(dt)),
-]
+])
 _orig_millis = sqs_models.unix_time_millis
 _saved_purge = sqs_models.SQSBackend.purge_queue
 
@@ -251,17 +252,12 @@ _saved_purge = sqs_models.SQSBackend.purge_queue
 def install(listener) -> None:
     """Apply the fixes and route SQS events to ``listener`` (the open Lab's recorder)."""
     global _listener
-    if not _saved:
-        for owner, name, value in _PATCHES:
-            _saved.append((owner, name, owner.__dict__[name]))
-            setattr(owner, name, value)
+    _PATCHES.apply()
     _listener = listener
 
 
 def uninstall() -> None:
     """Restore moto exactly as it was."""
     global _listener
-    while _saved:
-        owner, name, value = _saved.pop()
-        setattr(owner, name, value)
+    _PATCHES.restore()
     _listener = None

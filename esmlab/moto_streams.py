@@ -18,8 +18,9 @@ from __future__ import annotations
 from moto.dynamodb.models import table as ddb_table
 from moto.kinesis import models as kinesis_models
 
+from .patching import Patches
+
 _listener = None
-_saved: list[tuple[object, str, object]] = []
 
 
 def shard_base(shard) -> int:
@@ -70,26 +71,23 @@ def _ddb_add(self, old, new):
         _listener.on_stream_record("dynamodb", self)
 
 
-_PATCHES = [
+_PATCHES = Patches([
     (kinesis_models.Shard, "put_record", _kinesis_put_record),
     (kinesis_models.Shard, "get_records", _kinesis_get_records),
     (kinesis_models.Shard, "get_max_sequence_number", _kinesis_max_sequence),
     (ddb_table.StreamShard, "add", _ddb_add),
-]
+])
 
 
 def install(listener) -> None:
+    """Apply the fixes and route new stream records to ``listener`` (the open Lab)."""
     global _listener
-    if not _saved:
-        for owner, name, value in _PATCHES:
-            _saved.append((owner, name, owner.__dict__[name]))
-            setattr(owner, name, value)
+    _PATCHES.apply()
     _listener = listener
 
 
 def uninstall() -> None:
+    """Restore moto exactly as it was."""
     global _listener
-    while _saved:
-        owner, name, value = _saved.pop()
-        setattr(owner, name, value)
+    _PATCHES.restore()
     _listener = None

@@ -68,6 +68,20 @@ class Invocation:
     failed: tuple = ()  #: ids that were not processed (the batch's retry set)
 
 
+def peak_concurrency(invocations) -> int:
+    """Most invocations running at one instant, with [start, end) intervals: an invocation that
+    ends at t frees its place before one that starts at t. A running one (no end) counts on."""
+    points = []
+    for invocation in invocations:
+        points.append((invocation.start, 1))
+        points.append((invocation.end if invocation.end is not None else float("inf"), -1))
+    running = peak = 0
+    for _, step in sorted(points):  # at a tie, -1 sorts first
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
 class Trace:
     """An append-only record of a lab's events and invocations."""
 

@@ -48,6 +48,7 @@ from hypothesis import event as count_case
 from hypothesis import strategies as st
 
 from esmlab import Lab
+from esmlab.trace import peak_concurrency
 
 PROPERTY_SETTINGS = settings(
     max_examples=25,
@@ -378,18 +379,7 @@ def deliveries(run: Run) -> dict:
     return out
 
 
-def max_overlap(invocations) -> int:
-    """Most invocations running at one instant, with [start, end) intervals."""
-    points = []
-    for inv in invocations:
-        points.append((inv.start, 1))
-        points.append((inv.end, -1))
-    running = peak = 0
-    for _, step in sorted(points):  # at a tie, -1 sorts first: an end frees its slot
-        running += step
-        peak = max(peak, running)
-    return peak
-
+max_overlap = peak_concurrency
 
 def describe(run: Run) -> None:
     """Note the invocations (shown for a failing example) and count what the examples covered."""

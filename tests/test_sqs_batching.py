@@ -1,6 +1,7 @@
 """Polling, batching and scaling of an SQS mapping (fact base §2.1, §2.2, §2.7; M3, M4, M6)."""
 
 from esmlab import limits
+from esmlab.trace import peak_concurrency
 
 
 def sizes(lab):
@@ -88,14 +89,7 @@ def test_maximum_concurrency_set_keeps_five_pollers_when_idle(env):
     assert len(polls) == 5 * 300 // limits.SQS_LONG_POLL_SECONDS
 
 
-def overlap(invocations):
-    points = sorted([(i.start, 1) for i in invocations] + [(i.end, -1) for i in invocations])
-    level = peak = 0
-    for _, step in points:
-        level += step
-        peak = max(peak, level)
-    return peak
-
+overlap = peak_concurrency
 
 def test_scales_up_by_300_a_minute_from_5(env):
     url, _arn = setup(env, duration=5.0)

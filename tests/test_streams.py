@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from esmlab.limits import MESSAGES
+from esmlab.trace import peak_concurrency
 
 
 def data(record):
@@ -205,14 +206,7 @@ def test_pf_1_one_batch_at_a_time_in_order(streams):
     assert all(a.end <= b.start for a, b in itertools.pairwise(invocations))
 
 
-def overlap(invocations):
-    points = sorted([(i.start, 1) for i in invocations] + [(i.end, -1) for i in invocations])
-    level = peak = 0
-    for _, step in points:
-        level += step
-        peak = max(peak, level)
-    return peak
-
+overlap = peak_concurrency
 
 def test_parallelization_factor_keeps_per_key_order(streams):
     order = {}
