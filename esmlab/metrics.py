@@ -1,9 +1,10 @@
 """CloudWatch-style metrics derived from the trace (fact base §2.9).
 
 moto publishes no Lambda or SQS metrics, so esmlab computes the ones a lesson needs from the
-trace, per period, with AWS's metric names. Only metrics that exist are offered; there is no
-``ReceiveCount`` (``ApproximateReceiveCount`` is a message attribute) and no
-``Lambda.OffendingProcessIdentifier``
+trace, per period, with AWS's metric names. Only metrics that exist are offered. Two names a
+popular guide uses are wrong and are not here: an SQS metric ``ReceiveCount``
+(``ApproximateReceiveCount`` is a message attribute) and
+``Lambda.OffendingProcessIdentifier`` (wrong: no such metric exists)
 (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html).
 
 * ``PolledEventCount``: records read from the source (SQS messages received, stream records read).

@@ -854,7 +854,8 @@ def iam_page() -> str:
         f"stream in the console, not by the mapping ({link(KINESIS_CREATE)}). "
         "`kinesis:SubscribeToShard` is for enhanced fan-out, which the simulator does not model, "
         "so it does not require it."),
-        ("* There is **no** `dynamodb:ListShards` action: the DynamoDB Streams API has exactly "
+        ("* There is **no** `dynamodb:ListShards` action (a wrong name the errata correct): the "
+        "DynamoDB Streams API has exactly "
         f"four operations ({link(DDB_STREAMS_API)})."),
         ("* A DynamoDB stream's resource ARN has the form "
         f"`arn:aws:dynamodb:<region>:<account>:table/<table>/stream/*` ({link(DDB_IAM)})."),
@@ -916,7 +917,7 @@ def metrics_page() -> str:
     not_existing = {
         "ReceiveCount": ("an SQS metric", ("`ApproximateReceiveCount` is a message attribute, "
                          "not a metric"), SQS_METRICS),
-        "Lambda.OffendingProcessIdentifier": ("a Lambda metric", "no such metric exists",
+        "Lambda.OffendingProcessIdentifier": ("a Lambda metric", "wrong: no such metric exists",
                                               METRICS),
         "an iterator-age metric for DynamoDB Streams": (
             "a DynamoDB Streams metric", ("use the Lambda `IteratorAge` metric, which covers "
