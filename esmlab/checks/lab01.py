@@ -124,7 +124,8 @@ def check_idle_day(receives_per_day, simulated: int | None = None) -> Check:
             f"two minutes at 5 pollers. SQS bills receive requests per million beyond the free "
             f"tier, empty ones included, and at low traffic Lambda may go down to 2 pollers to "
             f"make fewer of those calls; with ScalingConfig.MaximumConcurrency set it does not "
-            f"({SQS_SCALING}), so esmlab keeps 5 pollers: about 21,600 a day. AWS documents the "
+            f"({SQS_SCALING}), so esmlab keeps 5 pollers (or MaximumConcurrency, if lower): "
+            f"about 21,600 a day at 5. AWS documents the "
             f"5 and the 2; the 20 s wait and the timing of the drop are esmlab's modelling "
             f"choices (M4).")
     if value <= 0:
