@@ -274,6 +274,7 @@ def on_config(config):
     # worktree, would otherwise give them another copy).
     paths = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    os.environ["MATPLOTLIBRC"] = str(ROOT / "scripts" / "site_matplotlibrc")  # larger text
     _state["tmp"] = tempfile.TemporaryDirectory(prefix="esmlab-site-")
     _state["started"] = time.perf_counter()
     return config
