@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-TERMINAL = ("deleted", "filtered", "redriven", "expired", "purged")
-
 
 @dataclass
 class Entry:

@@ -79,20 +79,18 @@ def _answer(model, params, context, **kwargs):
     return AWSResponse("https://lambda.esmlab", status, {}, None), body
 
 
+# Every boto3 client made after esmlab is imported routes its mapping calls here; they are
+# answered only while a lab is open (``_active_lab``).
+botocore.handlers.BUILTIN_HANDLERS += [
+    ("before-parameter-build.lambda", _keep_params),
+    ("before-call.lambda", _answer),
+]
+
+
 def install(lab) -> None:
     """Route the mapping calls of every Lambda client to ``lab`` (one open lab at a time)."""
     global _active_lab
     _active_lab = lab
-    handlers = [
-        ("before-parameter-build.lambda", _keep_params),
-        ("before-call.lambda", _answer),
-    ]
-    for handler in handlers:
-        if handler not in botocore.handlers.BUILTIN_HANDLERS:
-            botocore.handlers.BUILTIN_HANDLERS.append(handler)
-    for client in lab.clients.values():  # clients made before install get the handlers too
-        for event, fn in handlers:
-            client.meta.events.register(event, fn)
 
 
 def uninstall(lab) -> None:
