@@ -29,7 +29,7 @@ labs: $(VENV)/.stamp-lab
 SUBMISSIONS ?=
 OUT ?= grades.csv
 grade: grade-args $(VENV)/.stamp-dev
-	$(BIN)/python -m esmlab.grading "$(SUBMISSIONS)" --out "$(OUT)"
+	$(BIN)/python -m esmlab.course.grading "$(SUBMISSIONS)" --out "$(OUT)"
 
 grade-args:
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path/ [OUT=grades.csv]" >&2; exit 2; }

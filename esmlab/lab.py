@@ -28,15 +28,18 @@ from moto.core import responses as moto_responses
 from moto.moto_api._internal import mock_random
 from moto.sqs.models import sqs_backends
 
-from . import mapping_api, moto_iam, moto_sqs, moto_streams
+from . import mapping_api
 from .clock import START, Clock
 from .concurrency import Concurrency
 from .functions import register
 from .ledger import Ledger, StreamLedger, conservation, stream_conservation
 from .limits import MESSAGES
-from .sqs_poller import SqsPoller
-from .stream_poller import StreamPoller
-from .stream_sources import source_for
+from .moto import iam as moto_iam
+from .moto import sqs as moto_sqs
+from .moto import streams as moto_streams
+from .sqs.poller import SqsPoller
+from .streams.poller import StreamPoller
+from .streams.sources import source_for
 from .trace import Trace
 
 FAKE_ENV = {
@@ -290,7 +293,7 @@ class Lab:
 
     def send_to_destination(self, poller, batch, why, invocations) -> bool:
         """Write the failure record of a discarded batch to the mapping's on-failure target."""
-        from .destinations import deliver, failure_record
+        from .streams.destinations import deliver, failure_record
 
         target = poller.mapping.config["DestinationConfig"]["OnFailure"].get("Destination")
         if not target:

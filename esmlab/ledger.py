@@ -1,4 +1,4 @@
-"""Where every SQS message is: the listener moto_sqs calls, and the conservation check.
+"""Where every SQS message is: the listener esmlab.moto.sqs calls, and the conservation check.
 
 "Nothing lost": every message that enters a queue ends deleted, redriven to a dead-letter queue,
 expired, purged, or is still in the queue, and the trace shows which. :func:`conservation`

@@ -17,7 +17,7 @@ the same notebook with:
 Everything else (cell ids, nbgrader metadata, the check cells) is kept. A lab is therefore what
 ``nbgrader generate_assignment`` makes of the solution (with ``ClearSolutions.code_stub`` set to
 :data:`CODE_STUB`), less the checksums nbgrader adds: tests/test_grading.py compares the two, and
-``python -m esmlab.grading`` grades the learner's copy with nbgrader.
+``python -m esmlab.course.grading`` grades the learner's copy with nbgrader.
 
 The same run writes the workshop plan in docs/instructor.md (between the PLAN markers) from each
 notebook's ``esmlab`` metadata: lab, title, minutes of teaching and exercises, objectives.

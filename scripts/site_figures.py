@@ -2,7 +2,7 @@
 
     python scripts/site_figures.py OUT.html     # the batching figure as a standalone page
 
-The batching chapter's figure comes from ``esmlab.scenarios.batching.plotly_frames``: the same
+The batching chapter's figure comes from ``esmlab.course.scenarios.batching.plotly_frames``: the same
 scenario function as Lab 02's widget, run for a grid of (BatchSize, window) pairs at build time.
 If that function is not available (an older esmlab), :func:`fallback_batching_figure` builds an
 equivalent figure from ``esmlab.Lab`` directly.
@@ -38,7 +38,7 @@ CAPTION = (
 def batching_figure():
     """(plotly Figure, caption) for the batching chapter."""
     try:
-        from esmlab.scenarios.batching import plotly_frames
+        from esmlab.course.scenarios.batching import plotly_frames
     except ImportError:
         figure = fallback_batching_figure()
     else:

@@ -82,11 +82,11 @@ EXECUTE = os.environ.get("ESMLAB_SITE_EXECUTE", "1") != "0"
 # that exists (other modules are internal: see docs/simulator.md).
 API_MODULES = [
     ("The lab", ["esmlab.lab", "esmlab.trace"]),
-    ("Pictures and widgets", ["esmlab.plots", "esmlab.widgets"]),
-    ("Scenarios behind the labs", ["esmlab.scenarios.*"]),
-    ("Checks", ["esmlab.checks", "esmlab.checks.*"]),
+    ("Pictures and widgets", ["esmlab.course.plots", "esmlab.course.widgets"]),
+    ("Scenarios behind the labs", ["esmlab.course.scenarios.*"]),
+    ("Checks", ["esmlab.course.checks", "esmlab.course.checks.*"]),
     ("Data and rules", ["esmlab.limits", "esmlab.metrics", "esmlab.permissions",
-                        "esmlab.filtering", "esmlab.destinations", "esmlab.batch_response"]),
+                        "esmlab.filtering", "esmlab.streams.destinations", "esmlab.batch_response"]),
 ]
 
 # Pages of the nav written by other people: a placeholder is served while they do not exist.

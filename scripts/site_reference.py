@@ -5,7 +5,7 @@
 mkdocs calls :func:`pages` through scripts/site_hooks.py at every build. Nothing in these pages
 is typed twice: ranges, defaults, messages, IAM actions and metric names come from
 ``esmlab.limits``, ``esmlab.mapping_api``, ``esmlab.mapping``, ``esmlab.permissions``,
-``esmlab.metrics``, ``esmlab.filtering`` and ``esmlab.destinations``; defaults, event payloads,
+``esmlab.metrics``, ``esmlab.filtering`` and ``esmlab.streams.destinations``; defaults, event payloads,
 destination payloads and API errors come from running the simulator (a few simulated seconds).
 If the simulator stops producing what a page states (an error that is no longer raised, a
 stimulus that now succeeds), the build fails instead of publishing a page that disagrees.
@@ -604,7 +604,7 @@ def destinations_page() -> str:
     return "\n".join([
         "# On-failure destination payloads",
         "",
-        NOTE.format(extra=" (`esmlab.destinations`, `esmlab.permissions`): each record below "
+        NOTE.format(extra=" (`esmlab.streams.destinations`, `esmlab.permissions`): each record below "
                     "was delivered by the simulator during the build, from a function that "
                     "always fails"),
         ("Kinesis and DynamoDB Streams mappings can send a record of a **discarded** batch to an "

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from esmlab import Lab
-from esmlab.destinations import deliver, failure_record, iso_ms, iso_s, s3_key
+from esmlab.streams.destinations import deliver, failure_record, iso_ms, iso_s, s3_key
 
 UTC = dt.UTC
 

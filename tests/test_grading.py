@@ -1,7 +1,7 @@
 """Grading with nbgrader, both ways: solutions score full marks, untouched labs score zero.
 
 One grading run, shared by the module (nbgrader executes every notebook, which is the slow
-part): the documented command, ``python -m esmlab.grading``, in a subprocess whose PATH does not
+part): the documented command, ``python -m esmlab.course.grading``, in a subprocess whose PATH does not
 hold this venv's bin (so the wrapper must find ``alembic`` itself), over a submissions folder
 built from the repository:
 
@@ -28,8 +28,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from esmlab import grading
-from esmlab.checks import lab00
+from esmlab.course import grading
+from esmlab.course.checks import lab00
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -83,7 +83,7 @@ def graded(tmp_path_factory, request):
     ) or "/usr/bin:/bin"
     started = time.perf_counter()
     run = subprocess.run(
-        [sys.executable, "-m", "esmlab.grading", str(submissions), "--out", str(out),
+        [sys.executable, "-m", "esmlab.course.grading", str(submissions), "--out", str(out),
          "--course-dir", str(course), "--jobs", "2"],
         cwd=base, env=env, capture_output=True, text=True, timeout=1800, check=False,
     )
@@ -291,7 +291,7 @@ def test_the_release_stub_is_the_labs_stub():
 def test_make_grade_runs_the_command():
     run = subprocess.run(["make", "-n", "grade", "SUBMISSIONS=subs/", "OUT=out/g.csv"],
                          cwd=ROOT, capture_output=True, text=True, check=False)
-    assert '-m esmlab.grading "subs/" --out "out/g.csv"' in run.stdout
+    assert '-m esmlab.course.grading "subs/" --out "out/g.csv"' in run.stdout
     run = subprocess.run(["make", "grade"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert run.returncode != 0 and "usage: make grade SUBMISSIONS=path/" in run.stderr
 

@@ -1,4 +1,4 @@
-"""Lab 01 (Polling): its scenarios (esmlab/scenarios/polling.py) and checks (esmlab/checks/lab01.py).
+"""Lab 01 (Polling): its scenarios (esmlab/course/scenarios/polling.py) and checks (esmlab/course/checks/lab01.py).
 
 Checks are tested both ways: the right answer passes, and each typical wrong answer fails with
 the message meant to teach it.
@@ -9,9 +9,9 @@ import datetime as dt
 import matplotlib
 import pytest
 
-from esmlab.checks import lab01
 from esmlab.clock import START
-from esmlab.scenarios import polling
+from esmlab.course.checks import lab01
+from esmlab.course.scenarios import polling
 
 matplotlib.use("Agg")
 

@@ -6,9 +6,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from esmlab import Lab
-from esmlab.checks import Check, lab02
+from esmlab.course.checks import Check, lab02
+from esmlab.course.scenarios import batching
 from esmlab.limits import MESSAGES, PAYLOAD_LIMIT_BYTES, UNRECORDED
-from esmlab.scenarios import batching
 
 # --- the scenario ----------------------------------------------------------------------------
 

@@ -8,11 +8,11 @@ The anatomy (course design, "Syllabus"), in this order:
 2. ``## Reading ...``, with at least one diagram (a fenced block or an image in a markdown cell,
    or a code cell that draws a figure);
 3. ``## Demo ...`` (one or more); from lab 01 on, a demo drives a widget through
-   ``esmlab.widgets.explore``. Lab 00 is exempt: it is the first contact with the simulator and
+   ``esmlab.course.widgets.explore``. Lab 00 is exempt: it is the first contact with the simulator and
    keeps its demo to plain cells (a queue, a handler, a mapping, a timeline);
 4. ``## Exercises``: 2 to 4 exercises, headed ``### Exercise k`` (with ``(P points)`` equal to
    the check's points when given), each an nbgrader solution cell followed by a locked check
-   cell that calls ``labNN.<check>(...).require()`` from ``esmlab/checks/labNN.py``;
+   cell that calls ``labNN.<check>(...).require()`` from ``esmlab/course/checks/labNN.py``;
 5. ``## Key points``;
 6. ``## What to read next``.
 
@@ -110,7 +110,7 @@ def test_every_lab_has_its_checks_module():
     for path in SOLUTIONS:
         number = path.name[:2]
         module = ROOT / "esmlab" / "checks" / f"lab{number}.py"
-        assert module.exists(), f"{path.name}: its checks belong in esmlab/checks/lab{number}.py"
+        assert module.exists(), f"{path.name}: its checks belong in esmlab/course/checks/lab{number}.py"
 
 
 # --- one notebook -----------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_demo_drives_a_widget_from_lab_01_on(notebook):
     if esmlab_meta(nb)["id"] == "00":
         return  # lab 00 keeps its demo to plain cells (see the module docstring)
     widgets = [c for c in demos if c.cell_type == "code" and re.search(r"\bexplore\(", c.source)]
-    assert widgets, f"{path.name}: a demo cell should call esmlab.widgets.explore(...)"
+    assert widgets, f"{path.name}: a demo cell should call esmlab.course.widgets.explore(...)"
 
 
 def test_exercises_are_answer_then_check_with_headings_and_points(notebook):
@@ -239,7 +239,7 @@ def test_exercises_are_answer_then_check_with_headings_and_points(notebook):
     for check in checks:
         assert f"lab{number}." in check.source and ".require()" in check.source, (
             f"{path.name}: check cell {check.id} should call lab{number}.<check>(...).require() "
-            f"(checks live in esmlab/checks/lab{number}.py)"
+            f"(checks live in esmlab/course/checks/lab{number}.py)"
         )
 
 

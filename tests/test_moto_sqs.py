@@ -1,10 +1,10 @@
-"""esmlab's fixes of moto's SQS hot paths behave like moto where moto is right (moto_sqs.py)."""
+"""esmlab's fixes of moto's SQS hot paths behave like moto where moto is right (esmlab/moto/sqs.py)."""
 
 import json
 
 from moto.core.utils import camelcase_to_underscores
 
-from esmlab import moto_sqs
+from esmlab.moto import sqs as moto_sqs
 
 
 def original_attributes(queue):

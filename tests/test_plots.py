@@ -1,10 +1,10 @@
-"""esmlab.plots draws what the trace says: one labelled bar per invocation, no overlaps."""
+"""esmlab.course.plots draws what the trace says: one labelled bar per invocation, no overlaps."""
 
 import matplotlib
 import matplotlib.pyplot as plt
 import pytest
 
-from esmlab.plots import _lanes, invocation_timeline
+from esmlab.course.plots import _lanes, invocation_timeline
 from esmlab.trace import Invocation, Trace
 
 

@@ -63,7 +63,7 @@ def test_payload_cap_closes_batch_before_6_mb(env):
     assert max(sizes(env.lab)) < 30
     capped = [e for e in env.lab.trace.of("batch") if e.detail["trigger"] == "payload_limit"]
     assert capped
-    from esmlab.sqs_event import payload_bytes
+    from esmlab.payload import payload_bytes
     seen = []
     env.lab.function("worker", lambda e, c: seen.append(payload_bytes(e["Records"])))
     env.send(url, *[body] * 30)

@@ -30,11 +30,11 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .. import Lab
-from ..clock import START
-from ..limits import SQS_LONG_POLL_SECONDS
-from ..mapping import TRANSITION_SECONDS
-from ..stream_sources import KinesisSource
+from ... import Lab
+from ...clock import START
+from ...limits import SQS_LONG_POLL_SECONDS
+from ...mapping import TRANSITION_SECONDS
+from ...streams.sources import KinesisSource
 
 #: Lambda's base GetRecords rate per shard for one mapping (fact base §2.1):
 #: Kinesis https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html,

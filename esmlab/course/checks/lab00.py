@@ -4,7 +4,7 @@ Each exercise has two functions: one of the learner's objects (a mapping respons
 number), which says what is right or wrong and why, and one of the notebook's namespace, which the
 locked check cell calls::
 
-    from esmlab.checks import lab00
+    from esmlab.course.checks import lab00
     lab00.smaller_batch(globals()).require()
 
 The namespace function first makes sure the names exist (so an untouched lab fails with a message,

@@ -34,11 +34,12 @@ from __future__ import annotations
 
 from collections import deque
 
-from . import limits
-from .batch_response import FAILURE, PARTIAL, classify
-from .functions import LambdaContext
-from .sqs_event import ENVELOPE_BYTES, record, record_bytes
-from .trace import Invocation
+from .. import limits
+from ..batch_response import FAILURE, PARTIAL, classify
+from ..functions import LambdaContext
+from ..payload import ENVELOPE_BYTES, record_bytes
+from ..trace import Invocation
+from .event import record
 
 TICK_SECONDS = 1.0
 THROTTLE_RETRY_SECONDS = 1.0

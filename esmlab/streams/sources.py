@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from moto.dynamodb.models import dynamodb_backends
 from moto.kinesis.models import kinesis_backends
 
-from .moto_streams import shard_base
-from .stream_events import dynamodb_record
+from ..moto.streams import shard_base
+from .events import dynamodb_record
 
 
 @dataclass

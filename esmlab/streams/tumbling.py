@@ -25,6 +25,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from .batch import Batch
+
 STATE_LIMIT_BYTES = 1024 * 1024
 
 
@@ -81,8 +83,6 @@ class TumblingWindows:
             return None
         if lane.pending and self.start_of(lane.pending[0]) <= window.start:
             return None
-        from .stream_poller import Batch
-
         return Batch([], final=True, window_start=window.start)
 
     def _window(self, lane, start):

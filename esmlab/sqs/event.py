@@ -7,7 +7,6 @@ Shape and key order as recorded from AWS (fact base §3.1-3.2): string attribute
 from __future__ import annotations
 
 import base64
-import json
 
 # Recorded key order of a record's "attributes".
 ATTRIBUTE_ORDER = (
@@ -50,16 +49,3 @@ def record(message: dict, queue_arn: str, region: str) -> dict:
         "eventSourceARN": queue_arn,
         "awsRegion": region,
     }
-
-
-# Size of '{"Records":[]}': the envelope around the records (modelling choice M6).
-ENVELOPE_BYTES = len(b'{"Records":[]}')
-
-
-def record_bytes(rec: dict) -> int:
-    """UTF-8 bytes the record adds to the compact JSON payload (plus one comma when not first)."""
-    return len(json.dumps(rec, separators=(",", ":")).encode())
-
-
-def payload_bytes(records: list[dict]) -> int:
-    return len(json.dumps({"Records": records}, separators=(",", ":")).encode())

@@ -1,4 +1,4 @@
-"""Checks for Lab 01 (Polling). Each returns a :class:`~esmlab.checks.Check` whose message says
+"""Checks for Lab 01 (Polling). Each returns a :class:`~esmlab.course.checks.Check` whose message says
 what is right, or what is wrong, why, and where to read about it.
 
 * :func:`check_replay` (exercise 1): a Kinesis mapping that reads the records written before it

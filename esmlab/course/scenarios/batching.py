@@ -1,6 +1,6 @@
 """Lab 02 (Batching): BatchSize x batching window x arrival rate -> batch sizes, latency, invocations.
 
-    from esmlab.scenarios import batching
+    from esmlab.course.scenarios import batching
     result = batching.simulate(batch_size=100, window=10, arrival_rate=1.0)
     result.batch_sizes, result.p99, result.invocations_per_minute
     batching.draw(result)
@@ -196,7 +196,7 @@ def _simulate(batch_size, window, arrival_rate, source, minutes, seed, arrivals,
     from botocore.exceptions import ClientError
 
     from esmlab import Lab
-    from esmlab.sqs_event import payload_bytes
+    from esmlab.payload import payload_bytes
 
     if source not in SOURCES:
         raise ValueError(f"source is one of {SOURCES}")

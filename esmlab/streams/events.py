@@ -1,5 +1,5 @@
 """Parts of the records a Kinesis or DynamoDB Streams mapping sends (fact base §3.3-3.4);
-stream_sources.py assembles them.
+sources.py assembles them.
 
 moto's DynamoDB stream records differ from what Lambda delivers in ways this module corrects:
 they carry ``eventVersion`` 1.0 and an over-estimated ``SizeBytes`` (Lambda events: 1.1, and the

@@ -19,7 +19,7 @@ What Lambda documents (fact base §2.1-2.7) and the modelling choices (§8.3) th
   done; if that made progress, the rest is retried as a new batch with a fresh retry budget
   (matching the recorded invoke counts of §2.5); if not, it counts as a failure.
 * Throttles (§2.6) are retried every second without using up retries.
-* Discarded batches go to the on-failure destination with the §4 payload (destinations.py).
+* Discarded batches go to the on-failure destination with the §4 payload (streams/destinations.py).
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ import hashlib
 import math
 from collections import deque
 
-from . import limits
-from .batch_response import FAILURE, PARTIAL, classify
-from .functions import LambdaContext
-from .sqs_event import ENVELOPE_BYTES, record_bytes
-from .trace import Invocation
+from .. import limits
+from ..batch_response import FAILURE, PARTIAL, classify
+from ..functions import LambdaContext
+from ..payload import ENVELOPE_BYTES, record_bytes
+from ..trace import Invocation
+from .batch import Batch
 from .tumbling import TumblingWindows
 
 BACKOFF_SECONDS = (1, 2, 4, 8, 12)  # M5
@@ -44,22 +45,6 @@ def lane_of(key: str, lanes: int) -> int:
     if lanes == 1:
         return 0
     return int.from_bytes(hashlib.md5(key.encode()).digest()[:4], "big") % lanes
-
-
-class Batch:
-    """Records on their way to the function, with their retry bookkeeping."""
-
-    def __init__(self, records, final=False, window_start=None):
-        self.records = list(records)
-        self.final = final  #: the closing invocation of a tumbling window (no records)
-        self.window_start = window_start  #: the tumbling window the records belong to
-        self.invocations = 0  #: invocations of exactly this batch (approximateInvokeCount)
-        self.retries = 0  #: retries used (MaximumRetryAttempts)
-        self.thrown = False  #: whether the last failure was a thrown error or timeout
-
-    @property
-    def ids(self):
-        return tuple(r.sequence for r in self.records)
 
 
 class Lane:

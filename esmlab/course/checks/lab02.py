@@ -1,4 +1,4 @@
-"""Checks for Lab 02, Batching. Each returns a :class:`esmlab.checks.Check` whose message teaches.
+"""Checks for Lab 02, Batching. Each returns a :class:`esmlab.course.checks.Check` whose message teaches.
 
 * :func:`latency_target` (exercise 1): a BatchSize and window that keep p99 latency at or below
   11 s at 1 message a second with as few invocations as possible;
@@ -7,15 +7,15 @@
 * :func:`predicted_batches` (exercise 3): batch sizes predicted for window 0 on SQS and for
   500,000-byte Kinesis records under the 6 MB cap.
 
-Every check re-runs the configuration in the simulator (:mod:`esmlab.scenarios.batching`), so a
+Every check re-runs the configuration in the simulator (:mod:`esmlab.course.scenarios.batching`), so a
 learner is graded on what the mapping does, not on matching a number typed in the solution.
 """
 
 from __future__ import annotations
 
-from esmlab.checks import Check, failed, passed
+from esmlab.course.checks import Check, failed, passed
+from esmlab.course.scenarios import batching
 from esmlab.limits import MESSAGES, PAYLOAD_LIMIT_BYTES
-from esmlab.scenarios import batching
 
 INVOCATION_DOCS = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html"
 SQS_PARAMS = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html"
@@ -103,7 +103,7 @@ def latency_target(batch_size, window) -> Check:
 
 def check_latency_target(namespace: dict) -> Check:
     """Exercise 1 from the notebook's globals (a teaching message, not a NameError)."""
-    from esmlab.checks import defined
+    from esmlab.course.checks import defined
 
     found = defined(namespace, "ex1_batch_size", "ex1_window")
     if not found:
@@ -210,7 +210,7 @@ def fixed_configuration(error, mapping, fifo_mapping, lam, lab=None) -> Check:
 
 
 def check_fixed_configuration(namespace: dict) -> Check:
-    from esmlab.checks import defined
+    from esmlab.course.checks import defined
 
     found = defined(namespace, "ex2_error", "ex2_mapping", "ex2_fifo_mapping", "lam2")
     if not found:
@@ -272,7 +272,7 @@ def predicted_batches(window_zero, large_records) -> Check:
 
 
 def check_predicted_batches(namespace: dict) -> Check:
-    from esmlab.checks import defined
+    from esmlab.course.checks import defined
 
     found = defined(namespace, "ex3_window_zero", "ex3_large_records")
     if not found:

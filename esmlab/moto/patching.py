@@ -1,6 +1,6 @@
 """Apply a list of attribute replacements to moto, and restore the originals exactly.
 
-esmlab corrects moto only while a Lab is open (moto_sqs.py, moto_streams.py); this is the one
+esmlab corrects moto only while a Lab is open (sqs.py, streams.py beside this file); this is the one
 place that does the swapping.
 """
 

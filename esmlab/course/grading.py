@@ -1,6 +1,6 @@
 """Grade a folder of submitted lab notebooks: one command, a CSV, and feedback per learner.
 
-    python -m esmlab.grading SUBMISSIONS [--out grades.csv] [--feedback DIR] [--jobs N]
+    python -m esmlab.course.grading SUBMISSIONS [--out grades.csv] [--feedback DIR] [--jobs N]
                              [--course-dir DIR] [--timeout SECONDS]
     make grade SUBMISSIONS=path/ [OUT=grades.csv]
 
@@ -235,7 +235,7 @@ def nbgrader_config(course: Path, timeout: int = CELL_TIMEOUT, sockets: Path | N
 
 def _config_file(config) -> str:
     """``config`` as an nbgrader_config.py, so a kept course works with nbgrader's own tools."""
-    lines = ["# Written by python -m esmlab.grading.", "c = get_config()  # noqa"]
+    lines = ["# Written by python -m esmlab.course.grading.", "c = get_config()  # noqa"]
     for section, values in config.items():
         if section == "KernelManager":
             continue  # its socket folder is gone once grading ends
@@ -522,7 +522,7 @@ def _course_root(course_dir):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m esmlab.grading",
+        prog="python -m esmlab.course.grading",
         description="Grade submitted lab notebooks (SUBMISSIONS/<learner>/<NN-slug>.ipynb) with "
         "nbgrader: a CSV with one row per learner, and HTML feedback per learner and lab.",
     )
