@@ -109,7 +109,7 @@ def test_labs_are_numbered_from_00_without_gaps():
 def test_every_lab_has_its_checks_module():
     for path in SOLUTIONS:
         number = path.name[:2]
-        module = ROOT / "esmlab" / "checks" / f"lab{number}.py"
+        module = ROOT / "esmlab" / "course" / "checks" / f"lab{number}.py"
         assert module.exists(), f"{path.name}: its checks belong in esmlab/course/checks/lab{number}.py"
 
 
