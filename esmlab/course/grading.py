@@ -44,7 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: esmlab/course/grading.py
 SOLUTIONS = ROOT / "solutions"
 COURSE_ID = "esmlab"
 CELL_TIMEOUT = 120  #: seconds nbgrader lets one cell run before it gives up on the notebook
