@@ -6,7 +6,11 @@ import os
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -4,6 +4,7 @@ number of invocations and ends in the on-failure destination; every other record
 import json
 
 import telemetry_kinesis
+
 from esmlab.testing import assert_nothing_lost, kinesis_pipeline
 
 

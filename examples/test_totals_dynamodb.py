@@ -2,6 +2,7 @@
 Lambda carries between the window's invocations."""
 
 import totals_dynamodb
+
 from esmlab.testing import assert_nothing_lost, dynamodb_pipeline
 
 

@@ -153,7 +153,7 @@ def sqs_pipeline(lab, handler, *, queue_name="queue", function_name="handler", f
     url = sqs.create_queue(QueueName=f"{queue_name}{suffix}", Attributes=attributes)["QueueUrl"]
     arn = _queue_arn(sqs, url)
     _function(lab, handler, function_name, timeout, duration, environment)
-    params = dict(FunctionName=function_name, EventSourceArn=arn, BatchSize=batch_size)
+    params = {"FunctionName": function_name, "EventSourceArn": arn, "BatchSize": batch_size}
     if window:
         params["MaximumBatchingWindowInSeconds"] = window
     if report_batch_item_failures:
