@@ -40,12 +40,18 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .arguments import one_of, positive, whole
+
 SOURCES = ("sqs", "fifo", "kinesis")
+ARRIVALS = ("poisson", "even", "burst")
 START = 2.0  #: the mapping becomes Enabled at t = 2 s (M8); the first message is sent then
 FUNCTION = "orders-worker"
 TIMEOUT = 10  #: the function's timeout (s)
 TRIGGERS = ("batch_size", "window", "payload_limit")
 TRIGGER_COLOURS = {"batch_size": "#3b7dd8", "window": "#4c9f70", "payload_limit": "#d1495b"}
+#: What closed a batch, in the learner's words (the trace's ``detail["trigger"]`` is the key).
+TRIGGER_LABELS = {"batch_size": "BatchSize reached", "window": "batching window ended",
+                  "payload_limit": "6 MB payload reached"}
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,8 @@ class BatchingResult:
     def summary(self) -> str:
         if self.rejected:
             return f"{self.label()}: rejected, {self.rejected}"
-        triggers = ", ".join(f"{k} {v}" for k, v in sorted(self.triggers.items()))
+        triggers = ", ".join(f"{TRIGGER_LABELS.get(k, k)} {v}"
+                             for k, v in sorted(self.triggers.items()))
         return (
             f"{self.label()}: {self.messages} messages in {self.invocations} invocations "
             f"({self.invocations_per_minute:.1f}/min), mean batch {self.mean_batch:.1f}, "
@@ -153,7 +160,8 @@ def arrival_times(rate: float, minutes: float, seed: int = 0, arrivals: str = "p
         count = round(minutes * 60 * rate)
         return [START + k * gap for k in range(count) if START + k * gap < end]
     if arrivals != "poisson":
-        raise ValueError("arrivals is 'poisson', 'even' or 'burst'")
+        raise ValueError(f"arrivals must be one of {', '.join(map(repr, ARRIVALS))}; "
+                         f"got {arrivals!r}")
     rng = random.Random(seed)
     times, t = [], START
     while True:
@@ -185,9 +193,14 @@ def simulate(batch_size: int = 10, window: int = 0, arrival_rate: float = 1.0,
     * ``duration``: simulated seconds each invocation runs.
     * ``max_concurrency``: ``ScalingConfig.MaximumConcurrency`` of an SQS mapping (None: no cap).
     """
-    return _simulate(int(batch_size), int(window), float(arrival_rate), source, float(minutes),
-                     int(seed), arrivals, int(message_bytes), float(duration),
-                     None if max_concurrency is None else int(max_concurrency))
+    return _simulate(
+        whole("batch_size", batch_size), whole("window", window),
+        positive("arrival_rate", arrival_rate, unit=" (messages a second)"),
+        one_of("source", source, SOURCES), positive("minutes", minutes), whole("seed", seed),
+        one_of("arrivals", arrivals, ARRIVALS), whole("message_bytes", message_bytes, minimum=1),
+        positive("duration", duration, zero=True, unit=" (seconds)"),
+        None if max_concurrency is None else whole("max_concurrency", max_concurrency),
+    )
 
 
 @functools.lru_cache(maxsize=512)
@@ -198,8 +211,6 @@ def _simulate(batch_size, window, arrival_rate, source, minutes, seed, arrivals,
     from esmlab import Lab
     from esmlab.payload import payload_bytes
 
-    if source not in SOURCES:
-        raise ValueError(f"source is one of {SOURCES}")
     began = time.perf_counter()
     common = {"source": source, "batch_size": batch_size, "window": window,
               "arrival_rate": arrival_rate, "minutes": minutes, "seed": seed,
@@ -359,7 +370,7 @@ def draw(result: BatchingResult, ax=None):
     rate = "" if result.arrivals == "burst" else f" ({result.invocations_per_minute:.1f} a minute)"
     over_time.set_title(f"{result.invocations} invocations{rate}", fontsize=10)
     present = [t for t in TRIGGERS if result.triggers.get(t)]
-    fig.legend(handles=[Patch(color=TRIGGER_COLOURS[t], label=f"batch closed by {t}")
+    fig.legend(handles=[Patch(color=TRIGGER_COLOURS[t], label=f"closed: {TRIGGER_LABELS[t]}")
                         for t in present], fontsize=8, loc="lower center", ncol=3,
                frameon=False, bbox_to_anchor=(0.5, -0.08))
 

@@ -35,6 +35,7 @@ from ...clock import START
 from ...limits import SQS_LONG_POLL_SECONDS
 from ...mapping import TRANSITION_SECONDS
 from ...streams.sources import KinesisSource
+from .arguments import one_of, positive, whole
 
 #: Lambda's base GetRecords rate per shard for one mapping (fact base §2.1):
 #: Kinesis https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html,
@@ -119,8 +120,10 @@ def idle_queue(minutes: int = 60, maximum_concurrency: int | None = None, messag
     proportionally faster, and every result is cached.
     """
     if maximum_concurrency is not None:
-        maximum_concurrency = int(maximum_concurrency)
-    return _idle_queue(int(minutes), maximum_concurrency, int(messages), int(seed))
+        # its range is the mapping API's to judge (AWS's message), so only its type is checked
+        maximum_concurrency = whole("maximum_concurrency", maximum_concurrency)
+    return _idle_queue(whole("minutes", minutes, minimum=1), maximum_concurrency,
+                       whole("messages", messages, minimum=0), whole("seed", seed))
 
 
 @lru_cache(maxsize=32)
@@ -410,8 +413,11 @@ def starting_positions(before: int = 20, creating: int = 4, after: int = 10, sha
     The ``AT_TIMESTAMP`` mapping's ``StartingPositionTimestamp`` is ``timestamp_before`` seconds
     before the mappings are created (0-30). The run ends 5 s after the last write.
     """
-    return _starting_positions(int(before), int(creating), int(after), int(shards),
-                               float(timestamp_before), int(seed))
+    return _starting_positions(
+        whole("before", before, minimum=0, maximum=int(CREATE_AT)),
+        whole("creating", creating, minimum=0), whole("after", after, minimum=0),
+        whole("shards", shards, minimum=1),
+        positive("timestamp_before", timestamp_before, zero=True), whole("seed", seed))
 
 
 @lru_cache(maxsize=32)
@@ -537,6 +543,8 @@ def stream_with_history(records: int = 20, shards: int = 2, seed: int = 1) -> St
     """Open a lab with a Kinesis stream ``clicks`` (``shards`` shards), write ``records`` records
     one a second from t = 0, register the function ``replay`` and run the lab to t = 30 s. No
     mapping exists yet."""
+    records = whole("records", records, minimum=1, maximum=int(CREATE_AT))
+    shards = whole("shards", shards, minimum=1)
     lab = Lab(seed=seed)
     kinesis, arn = _stream(lab, "clicks", shards)
     lab.function("replay", _ignore, timeout=10, duration=0.5)
@@ -554,4 +562,6 @@ def stream_with_history(records: int = 20, shards: int = 2, seed: int = 1) -> St
 def get_records_per_day(kind: str, shards: int) -> int:
     """GetRecords requests one mapping makes in a day at the documented base rate (fact base
     §2.1): 1 a second per shard for Kinesis, 4 a second per shard for DynamoDB Streams."""
+    one_of("kind", kind, tuple(GET_RECORDS_PER_SECOND))
+    shards = whole("shards", shards, minimum=1)
     return GET_RECORDS_PER_SECOND[kind] * shards * SECONDS_PER_DAY

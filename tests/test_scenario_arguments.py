@@ -1,0 +1,58 @@
+"""Scenario functions refuse a bad argument at the call, naming it; figures use the learner's words."""
+
+import matplotlib.pyplot as plt
+import pytest
+
+from esmlab.course.scenarios import batching, polling
+
+
+@pytest.mark.parametrize("kwargs, says", [
+    ({"window": 10.5}, "window must be a whole number, got 10.5"),
+    ({"batch_size": "10"}, "batch_size must be a whole number, got '10'"),
+    ({"arrival_rate": -1}, "arrival_rate must be a number > 0 (messages a second), got -1"),
+    ({"arrival_rate": 0}, "arrival_rate must be a number > 0"),
+    ({"minutes": 0}, "minutes must be a number > 0"),
+    ({"source": "sns"}, "source must be one of 'sqs', 'fifo', 'kinesis'; got 'sns'"),
+    ({"arrivals": "steady"}, "arrivals must be one of 'poisson', 'even', 'burst'"),
+    ({"duration": -0.5}, "duration must be a number >= 0 (seconds), got -0.5"),
+    ({"message_bytes": 0}, "message_bytes must be a whole number >= 1, got 0"),
+    ({"max_concurrency": 2.5}, "max_concurrency must be a whole number, got 2.5"),
+])
+def test_batching_simulate_names_the_bad_argument(kwargs, says):
+    with pytest.raises(ValueError) as error:
+        batching.simulate(**kwargs)
+    assert says in str(error.value)
+
+
+def test_whole_floats_are_accepted_and_ranges_stay_the_mapping_apis_to_judge():
+    assert batching.simulate(window=10.0, minutes=0.5).window == 10
+    rejected = batching.simulate(batch_size=20, window=0, minutes=0.5)  # an AWS rule, not ours
+    assert rejected.rejected.startswith("InvalidParameterValueException")
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda: polling.idle_queue(minutes=0), "minutes must be a whole number >= 1, got 0"),
+    (lambda: polling.idle_queue(minutes=2.5), "minutes must be a whole number >= 1, got 2.5"),
+    (lambda: polling.idle_queue(maximum_concurrency="5"), "maximum_concurrency must be a whole"),
+    (lambda: polling.idle_queue(messages=-1), "messages must be a whole number >= 0, got -1"),
+    (lambda: polling.starting_positions(before=31), "before must be a whole number from 0 to 30"),
+    (lambda: polling.starting_positions(shards=0), "shards must be a whole number >= 1, got 0"),
+    (lambda: polling.starting_positions(timestamp_before=-1), "timestamp_before must be a number"),
+    (lambda: polling.get_records_per_day("sqs", 1), "kind must be one of 'kinesis', 'dynamodb'"),
+])
+def test_polling_scenarios_name_the_bad_argument(call, says):
+    with pytest.raises(ValueError) as error:
+        call()
+    assert says in str(error.value)
+
+
+def test_batching_legend_and_summary_speak_the_learners_words():
+    plt.switch_backend("Agg")
+    result = batching.simulate(batch_size=5, window=5, arrival_rate=2.0, minutes=0.5)
+    batching.draw(result)
+    legend = [t.get_text() for lg in plt.gcf().legends for t in lg.get_texts()]
+    plt.close("all")
+    assert legend and all("_" not in text for text in legend)
+    assert "closed: BatchSize reached" in legend
+    assert "batching window ended" in result.summary()
+    assert "batch_size" not in result.summary().split("closed by:")[1]
