@@ -1,5 +1,7 @@
 """Scenario functions refuse a bad argument at the call, naming it; figures use the learner's words."""
 
+from itertools import pairwise
+
 import matplotlib.pyplot as plt
 import pytest
 
@@ -56,3 +58,15 @@ def test_batching_legend_and_summary_speak_the_learners_words():
     assert "closed: BatchSize reached" in legend
     assert "batching window ended" in result.summary()
     assert "batch_size" not in result.summary().split("closed by:")[1]
+
+
+def test_invocations_that_start_together_are_drawn_side_by_side():
+    plt.switch_backend("Agg")
+    result = batching.simulate(batch_size=100, window=10, arrival_rate=1.0)  # Lab 02, demo 1
+    together = len(result.batches) - len({b.start for b in result.batches})
+    assert together >= 3  # the two pollers' windows end at the same instant
+    over_time = batching.draw(result)[0]
+    bars = sorted((bar.get_x(), bar.get_x() + bar.get_width()) for bar in over_time.patches)
+    assert len(bars) == result.invocations
+    assert all(right <= next_left + 1e-9 for (_, right), (next_left, _) in pairwise(bars))
+    plt.close("all")

@@ -350,7 +350,9 @@ def draw(result: BatchingResult, ax=None):
     colours = [TRIGGER_COLOURS.get(b.trigger, "#607080") for b in result.batches]
     starts = [b.start for b in result.batches]
     span = max(starts + [START + result.minutes * 60]) - START
-    over_time.bar(starts, result.batch_sizes, width=max(0.02, span / 90), color=colours,
+    width = max(0.02, span / 90)
+    over_time.bar(_side_by_side(starts, width), result.batch_sizes, width=width * 0.8,
+                  color=colours,
                   edgecolor="black", linewidth=0.3, align="edge")
     top = max(result.batch_sizes + [1]) * 1.2
     if result.batch_size <= max(top * 1.3, 12):  # the BatchSize line, unless far off the scale
@@ -410,6 +412,15 @@ def draw(result: BatchingResult, ax=None):
     fig.suptitle(result.label(), fontsize=11)
     fig.tight_layout()
     return ax
+
+
+def _side_by_side(starts, width) -> list[float]:
+    """Left edges for bars of ``width`` at ``starts`` (in start order): a bar that would cover
+    the previous one (two pollers invoking at the same instant) is drawn just right of it."""
+    lefts: list[float] = []
+    for start in starts:
+        lefts.append(max(start, lefts[-1] + width) if lefts else start)
+    return lefts
 
 
 def _wrap(text: str, width: int) -> list[str]:
