@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from ... import Lab
@@ -63,6 +63,19 @@ class IdleQueue:
     polls: tuple  #: (t, messages returned) per ReceiveMessage request, in order
     scale: tuple  #: (t, pollers) at each change of the poller count
     invocations: int
+    starts: tuple = ()  #: start time of each invocation, in order
+
+    def first(self, minutes: int) -> IdleQueue:
+        """What the same run had done after its first ``minutes`` minutes.
+
+        The simulator is deterministic and nothing after t affects what happened up to t, so this
+        equals a run of ``minutes`` minutes (tests/test_lab01.py checks it), without running it.
+        """
+        until = minutes * 60
+        starts = tuple(t for t in self.starts if t <= until)
+        return replace(self, minutes=minutes, polls=tuple(p for p in self.polls if p[0] <= until),
+                       scale=tuple(c for c in self.scale if c[0] <= until),
+                       invocations=len(starts), starts=starts)
 
     @property
     def requests(self) -> int:
@@ -122,8 +135,20 @@ def idle_queue(minutes: int = 60, maximum_concurrency: int | None = None, messag
     if maximum_concurrency is not None:
         # its range is the mapping API's to judge (AWS's message), so only its type is checked
         maximum_concurrency = whole("maximum_concurrency", maximum_concurrency)
-    return _idle_queue(whole("minutes", minutes, minimum=1), maximum_concurrency,
-                       whole("messages", messages, minimum=0), whole("seed", seed))
+    return _idle_view(whole("minutes", minutes, minimum=1), maximum_concurrency,
+                      whole("messages", messages, minimum=0), whole("seed", seed))
+
+
+#: Runs up to this long are read from one run of this length (Lab 01's widget goes to 180), so
+#: moving the minutes slider re-draws at once instead of re-running the simulation.
+VIEWED_MINUTES = 180
+
+
+@lru_cache(maxsize=64)
+def _idle_view(minutes, maximum_concurrency, messages, seed) -> IdleQueue:
+    if minutes > VIEWED_MINUTES:
+        return _idle_queue(minutes, maximum_concurrency, messages, seed)
+    return _idle_queue(VIEWED_MINUTES, maximum_concurrency, messages, seed).first(minutes)
 
 
 @lru_cache(maxsize=32)
@@ -157,6 +182,7 @@ def _idle_queue(minutes, maximum_concurrency, messages, seed) -> IdleQueue:
             scale=tuple((e.t, e.detail["concurrency"]) for e in lab.trace.of("scale")
                         if e.mapping == uuid),
             invocations=sum(1 for i in lab.trace.invocations if i.mapping == uuid),
+            starts=tuple(i.start for i in lab.trace.invocations if i.mapping == uuid),
         )
 
 
