@@ -327,8 +327,13 @@ def draw(result: BatchingResult, ax=None):
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
 
-    if ax is None:
-        fig, ax = plt.subplots(1, 3, figsize=(12, 3.4), gridspec_kw={"width_ratios": [1.5, 1, 1]})
+    own_figure = ax is None
+    if own_figure:
+        # 7 in at 100 dpi: drawn for the ~700 px a lab page or the site's column shows, so the
+        # text is not scaled down; batches over time across the top, the two distributions below
+        fig, grid = plt.subplot_mosaic([["time", "time"], ["sizes", "latency"]],
+                                       figsize=(7, 5.4), layout="constrained")
+        ax = [grid["time"], grid["sizes"], grid["latency"]]
     else:
         fig = ax[0].figure
     over_time, sizes, latency = ax
@@ -336,15 +341,20 @@ def draw(result: BatchingResult, ax=None):
         for a in ax:
             a.set_axis_off()
         code, _, message = result.rejected.partition(": ")
-        wrapped = "\n".join(_wrap(message, 90))
-        over_time.text(0.0, 0.75, f"{result.label()}\nrejected by CreateEventSourceMapping:",
-                       transform=over_time.transAxes, fontsize=11, va="top")
-        over_time.text(0.0, 0.45, f"{code}\n{wrapped}", transform=over_time.transAxes,
-                       fontsize=10, va="top", family="monospace", color="#b0263b")
+        wrapped = "\n".join(_wrap(message, 70))
+        if own_figure:  # a short figure of text, not a tall one with empty axes
+            fig.set_size_inches(7, 2.2)
+            where, rows = fig.transFigure, (0.95, 0.62, 0.14)
+        else:
+            where, rows = over_time.transAxes, (0.75, 0.45, 0.0)
+        fig.text(0.02, rows[0], f"{result.label()}\nrejected by CreateEventSourceMapping:",
+                 transform=where, fontsize=11, va="top")
+        fig.text(0.02, rows[1], f"{code}\n{wrapped}", transform=where,
+                 fontsize=10, va="top", family="monospace", color="#b0263b")
         if message.startswith("[esmlab]"):
-            over_time.text(0.0, 0.0, "[esmlab]: AWS rejects this configuration, but its message "
-                           "was never recorded, so this wording is esmlab's.",
-                           transform=over_time.transAxes, fontsize=9, va="top", color="#5a6b7b")
+            fig.text(0.02, rows[2], "[esmlab]: AWS rejects this configuration, but its message "
+                     "was never recorded,\nso this wording is esmlab's.",
+                     transform=where, fontsize=9, va="top", color="#5a6b7b")
         return ax
 
     colours = [TRIGGER_COLOURS.get(b.trigger, "#607080") for b in result.batches]
@@ -372,9 +382,13 @@ def draw(result: BatchingResult, ax=None):
     rate = "" if result.arrivals == "burst" else f" ({result.invocations_per_minute:.1f} a minute)"
     over_time.set_title(f"{result.invocations} invocations{rate}", fontsize=10)
     present = [t for t in TRIGGERS if result.triggers.get(t)]
-    fig.legend(handles=[Patch(color=TRIGGER_COLOURS[t], label=f"closed: {TRIGGER_LABELS[t]}")
-                        for t in present], fontsize=8, loc="lower center", ncol=3,
-               frameon=False, bbox_to_anchor=(0.5, -0.08))
+    handles = [Patch(color=TRIGGER_COLOURS[t], label=f"closed: {TRIGGER_LABELS[t]}")
+               for t in present]
+    if own_figure:
+        fig.legend(handles=handles, fontsize=8, loc="outside lower center", ncol=3, frameon=False)
+    else:
+        fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=3, frameon=False,
+                   bbox_to_anchor=(0.5, -0.08))
 
     counts = Counter(result.batch_sizes)
     if counts:
@@ -410,7 +424,8 @@ def draw(result: BatchingResult, ax=None):
     latency.set_ylabel("share of messages")
     latency.set_title("latency (cumulative)", fontsize=10)
     fig.suptitle(result.label(), fontsize=11)
-    fig.tight_layout()
+    if not own_figure:
+        fig.tight_layout()
     return ax
 
 

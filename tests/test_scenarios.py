@@ -1,4 +1,4 @@
-"""Scenario functions refuse a bad argument at the call, naming it; figures use the learner's words."""
+"""Scenario functions refuse bad arguments, naming them; their figures use the learner's words and fit the page."""
 
 from itertools import pairwise
 
@@ -69,4 +69,16 @@ def test_invocations_that_start_together_are_drawn_side_by_side():
     bars = sorted((bar.get_x(), bar.get_x() + bar.get_width()) for bar in over_time.patches)
     assert len(bars) == result.invocations
     assert all(right <= next_left + 1e-9 for (_, right), (next_left, _) in pairwise(bars))
+    plt.close("all")
+
+
+def test_batching_figures_are_drawn_for_the_width_they_are_shown_at():
+    plt.switch_backend("Agg")
+    axes = batching.draw(batching.simulate(batch_size=100, window=10))
+    figure = axes[0].figure
+    assert figure.get_figwidth() * figure.dpi <= 720  # a lab page or the site's ~700 px column
+    plt.close("all")
+    rejected = batching.draw(batching.simulate(batch_size=50, window=0))[0].figure
+    assert rejected.get_figheight() < 3  # a rejection is a few lines of text, not empty axes
+    assert any("InvalidParameterValueException" in t.get_text() for t in rejected.texts)
     plt.close("all")
