@@ -1,4 +1,4 @@
-"""Scenario functions refuse bad arguments, naming them; their figures use the learner's words and fit the page."""
+"""Scenario functions refuse bad arguments, naming them; their figures speak the learner's words."""
 
 from itertools import pairwise
 
