@@ -13,7 +13,7 @@ even spacing, seeded), runs simulated time until every message has been delivere
 result carries AWS's exception and message in ``rejected`` (or esmlab's, marked ``[esmlab]``,
 where AWS's text was never recorded), so a widget can show it.
 
-What the numbers rest on (fact base §1.1, §1.2, §2.2; docs/simulator.md):
+What the numbers rest on (the AWS pages below, and docs/simulator.md):
 
 * a batch closes at the first of: ``BatchSize`` records, the window's end, or the 6 MB payload
   (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html); each
@@ -235,7 +235,8 @@ def _simulate(batch_size, window, arrival_rate, source, minutes, seed, arrivals,
             params.update(StartingPosition="TRIM_HORIZON", MaximumBatchingWindowInSeconds=window)
         else:
             sqs = lab.client("sqs")
-            attributes = {"VisibilityTimeout": str(6 * TIMEOUT + window)}  # AWS's advice, §1.2
+            attributes = {"VisibilityTimeout": str(6 * TIMEOUT + window)}  # AWS's advice:
+            # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
             name = "orders"
             if source == "fifo":
                 name = "orders.fifo"

@@ -8,12 +8,12 @@ the static figure, the widget's first drawing and an exercise check share one ru
 * :func:`idle_queue` / :func:`draw_idle` / :func:`draw_long_polls`: an SQS mapping on a queue that
   is (mostly) empty. Every ``ReceiveMessage`` request is a ``poll`` event in the trace; an idle one
   long-polls for 20 s and returns empty; the poller count follows MODELLING CHOICE M4 (5 pollers,
-  then 2 after 120 s without messages, not when ``MaximumConcurrency`` is set). Fact base §2.1,
-  https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html.
+  then 2 after 120 s without messages, not when ``MaximumConcurrency`` is set), on a standard
+  queue: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html.
 * :func:`starting_positions` / :func:`draw_positions`: three mappings, one per
   ``StartingPosition``, created at the same instant on one Kinesis stream that gets records
-  before the mappings exist, while they are ``Creating`` and after they are ``Enabled``. Fact base
-  §2.12 (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html,
+  before the mappings exist, while they are ``Creating`` and after they are ``Enabled``
+  (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html,
   https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-create.html) and M8 (``Creating``
   lasts 2 s; a ``LATEST`` iterator starts when the mapping becomes ``Enabled``).
 * :func:`stream_with_history`: the starting point of exercise 1, a live lab whose stream already
@@ -37,7 +37,7 @@ from ...mapping import TRANSITION_SECONDS
 from ...streams.sources import KinesisSource
 from .arguments import one_of, positive, whole
 
-#: Lambda's base GetRecords rate per shard for one mapping (fact base §2.1):
+#: Lambda's base GetRecords rate per shard for one mapping:
 #: Kinesis https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html,
 #: DynamoDB Streams https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html.
 GET_RECORDS_PER_SECOND = {"kinesis": 1, "dynamodb": 4}
@@ -586,8 +586,8 @@ def stream_with_history(records: int = 20, shards: int = 2, seed: int = 1) -> St
 
 
 def get_records_per_day(kind: str, shards: int) -> int:
-    """GetRecords requests one mapping makes in a day at the documented base rate (fact base
-    §2.1): 1 a second per shard for Kinesis, 4 a second per shard for DynamoDB Streams."""
+    """GetRecords requests one mapping makes in a day at the documented base rate (see
+    :data:`GET_RECORDS_PER_SECOND`): 1 a second per shard for Kinesis, 4 for DynamoDB Streams."""
     one_of("kind", kind, tuple(GET_RECORDS_PER_SECOND))
     shards = whole("shards", shards, minimum=1)
     return GET_RECORDS_PER_SECOND[kind] * shards * SECONDS_PER_DAY
