@@ -107,7 +107,7 @@ def invocation_timeline(trace, ax=None, *, now=None, show_sends=True, show_state
         ax.barh(row, width, left=left, height=0.72, color=OUTCOME_COLOURS.get(outcome, "#607080"),
                 edgecolor="black", linewidth=0.5 if len(invocations) < 200 else 0.2,
                 hatch="///" if running else None)
-    _label_bars(ax, bars, span, n_rows)
+    labelled = _label_bars(ax, bars, span, n_rows)
 
     if sends:
         ax.plot(sends, [-0.8] * len(sends), "|", color="#404040", markersize=8,
@@ -123,7 +123,7 @@ def invocation_timeline(trace, ax=None, *, now=None, show_sends=True, show_state
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("concurrency slot")
     ax.set_title(title or f"{len(invocations)} invocations, at most {n_rows} at once"
-                 + (" (bar label: records in the batch)" if n_rows <= 20 else ""),
+                 + (" (bar label: records in the batch)" if labelled else ""),
                  fontsize=10, pad=6 + 11 * _state_levels(states, ax, span))
     labels = {"running": f"running at t = {now:g} s"}
     handles = [Patch(facecolor=OUTCOME_COLOURS.get(o, "#607080"), edgecolor="black",
@@ -146,17 +146,21 @@ def _axes_pixels(ax) -> tuple[float, float]:
     return max(box.width, 1.0), max(box.height, 1.0)
 
 
-def _label_bars(ax, bars, span, n_rows):
-    """Write each bar's batch size inside it, where it fits (else leave it out)."""
+def _label_bars(ax, bars, span, n_rows) -> int:
+    """Write each bar's batch size inside it, where it fits (else leave it out); return how many
+    bars got a label."""
     width_px, height_px = _axes_pixels(ax)
     if n_rows and height_px / (n_rows + 1) < 10:  # rows too thin for 8 pt text
-        return
+        return 0
+    labelled = 0
     for drawn in bars.values():
         for row, left, width, size in drawn:
             text = str(size)
             if width / span * width_px >= _LABEL_PX_PER_CHAR * len(text) + 3:
                 ax.annotate(text, (left + width / 2, row), ha="center", va="center",
                             fontsize=8, color="black")
+                labelled += 1
+    return labelled
 
 
 def _state_marks(trace) -> list[tuple[float, str]]:
