@@ -204,7 +204,7 @@ def draw_idle(result: IdleQueue, axes=None):
     from matplotlib.ticker import MaxNLocator
 
     if axes is None:
-        _, axes = plt.subplots(2, 1, figsize=(9, 4.6), sharex=True,
+        _, axes = plt.subplots(2, 1, figsize=(7, 4.6), sharex=True,
                                gridspec_kw={"height_ratios": [1, 1.4]})
     top, bottom = axes
     end = result.minutes
@@ -252,7 +252,7 @@ def draw_long_polls(result: IdleQueue, ax=None, minutes: float | None = None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 2.8))
+        _, ax = plt.subplots(figsize=(7, 2.8))
     until = 60 * (minutes if minutes is not None else result.minutes)
     wait = SQS_LONG_POLL_SECONDS
     # The trace records when each request returned, not which poller made it, so rows are
@@ -505,7 +505,7 @@ def draw_positions(result: Positions, axes=None):
     from matplotlib.lines import Line2D
 
     if axes is None:
-        _, axes = plt.subplots(len(POSITIONS), 1, figsize=(9, 1.0 + 1.2 * len(POSITIONS)
+        _, axes = plt.subplots(len(POSITIONS), 1, figsize=(7, 1.0 + 1.2 * len(POSITIONS)
                                                           + 0.25 * len(POSITIONS) * len(result.shards)),
                                sharex=True)
     rows = {shard: k for k, shard in enumerate(result.shards)}
