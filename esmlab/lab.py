@@ -153,7 +153,10 @@ class Lab:
     def run(self, until: float) -> None:
         """Process every simulated event up to ``until`` seconds; call again to go further."""
         self._check_open()
+        seen = len(self.trace.invocations)
         self.clock.run(until)
+        if notice := self.trace.failure_notice(since=seen):
+            print(notice)
 
     def conservation(self):
         """Where every message that entered a queue is now (see :mod:`esmlab.ledger`)."""

@@ -68,6 +68,14 @@ class Invocation:
     failed: tuple = ()  #: ids that were not processed (the batch's retry set)
 
 
+def _error_type(invocation) -> str | None:
+    return (invocation.error or {}).get("errorType")  # a timeout has a message only
+
+
+def _error_message(invocation) -> str | None:
+    return (invocation.error or {}).get("errorMessage")
+
+
 def peak_concurrency(invocations) -> int:
     """Most invocations running at one instant, with [start, end) intervals: an invocation that
     ends at t frees its place before one that starts at t. A running one (no end) counts on."""
@@ -121,15 +129,42 @@ class Trace:
         return pd.DataFrame(rows, columns=columns)
 
     def invocations_frame(self):
-        """The invocations as a DataFrame with ``start``, ``end``, ``size``, ``outcome``..."""
+        """The invocations as a DataFrame with ``start``, ``end``, ``size``, ``outcome``...
+
+        ``error_type`` and ``error_message`` say why a failed invocation failed: the handler's
+        exception class and text (what Lambda's Python runtime reports as ``errorType`` and
+        ``errorMessage``, https://docs.aws.amazon.com/lambda/latest/dg/python-exceptions.html),
+        or the timeout message; both are None for an invocation that did not fail.
+        """
         import pandas as pd
 
         columns = ["request_id", "function", "mapping", "start", "end", "outcome", "records"]
-        rows = [[getattr(i, c) for c in columns] for i in self.invocations]
-        frame = pd.DataFrame(rows, columns=columns)
+        rows = [
+            [getattr(i, c) for c in columns] + [_error_type(i), _error_message(i)]
+            for i in self.invocations
+        ]
+        frame = pd.DataFrame(rows, columns=columns + ["error_type", "error_message"])
         frame["size"] = frame["records"].map(len)
         frame["duration"] = frame["end"] - frame["start"]
         return frame
+
+    def failure_notice(self, since: int = 0) -> str | None:
+        """One line about the failed invocations among ``invocations[since:]``, or None.
+
+        ``lab.run`` prints it, so a handler's exception is seen where the learner looks.
+        """
+        failed = [i for i in self.invocations[since:] if i.error is not None]
+        if not failed:
+            return None
+        first = failed[0]
+        ended = sum(1 for i in self.invocations[since:] if i.end is not None)
+        reason = _error_message(first)
+        if _error_type(first):
+            reason = f"{_error_type(first)}: {reason}"
+        return (
+            f"{len(failed)} of {ended} invocations failed; the first at t={first.start:g}s with "
+            f"{reason}. See lab.trace.invocations_frame() (columns error_type, error_message)."
+        )
 
     def fingerprint(self) -> list[tuple]:
         """A comparable summary: two runs with the same seed and calls give equal fingerprints."""

@@ -182,6 +182,50 @@ def test_the_untouched_feedback_teaches(graded):
     assert "No response." in html  # nbgrader recognises the untouched stub
 
 
+def test_feedback_shows_the_checks_message_not_the_instructors_paths(graded):
+    for page in graded["feedback"].rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert str(ROOT) not in html and str(graded["course"]) not in html, page
+        assert "site-packages" not in html and "checks/__init__.py" not in html, page
+    html = (graded["feedback"] / "untouched" / f"{LAB00}.html").read_text(encoding="utf-8")
+    before_message = html.split("mapping1 is not defined yet")[0][-300:]
+    assert "Traceback (most recent call last)" not in before_message  # the check's message alone
+
+
+def test_the_command_shows_its_progress(graded):
+    stderr = graded["run"].stderr
+    assert re.search(r"grading \d+ notebooks of 3 learners in 2 jobs", stderr)
+    assert re.search(r"^\[1/\d+ of job 1\] ", stderr, re.MULTILINE)
+    assert re.search(r"^\[1/\d+ of job 2\] ", stderr, re.MULTILINE)
+
+
+def test_learner_errors_keeps_the_learners_frames_and_drops_the_machinerys(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    check = nbformat.v4.new_code_cell("lab00.smaller_batch(globals()).require()")
+    check.outputs = [nbformat.v4.new_output(
+        "error", ename="AssertionError", evalue="mapping1 is not defined yet: run your answer",
+        traceback=["\x1b[0;31m----\x1b[0m\nAssertionError   Traceback (most recent call last)",
+                   "Cell \x1b[0;32mIn[31], line 3\x1b[0m\n----> 3 lab00.smaller_batch(...)",
+                   f"File \x1b[0;32m{ROOT}/esmlab/course/checks/__init__.py:31\x1b[0m, in require",
+                   "\x1b[0;31mAssertionError\x1b[0m: mapping1 is not defined yet: run your answer"])]
+    own = nbformat.v4.new_code_cell("records[0]['bdy']")
+    own.outputs = [nbformat.v4.new_output(
+        "error", ename="KeyError", evalue="'bdy'",
+        traceback=["KeyError   Traceback (most recent call last)",
+                   "Cell In[12], line 1\n----> 1 records[0]['bdy']",
+                   "File /usr/lib/python3/site-packages/pandas/core/frame.py:4102, in getitem",
+                   "KeyError: 'bdy'"])]
+    nb.cells = [check, own]
+    path = tmp_path / "graded.ipynb"
+    nbformat.write(nb, path)
+    grading.learner_errors(path, hide=(ROOT,))
+    check, own = nbformat.read(path, as_version=4).cells
+    assert check.outputs[0].traceback == ["mapping1 is not defined yet: run your answer"]
+    assert own.outputs[0].traceback == ["KeyError   Traceback (most recent call last)",
+                                        "Cell In[12], line 1\n----> 1 records[0]['bdy']",
+                                        "KeyError: 'bdy'"]
+
+
 def test_every_graded_notebook_has_a_feedback_page(graded):
     pages = sorted(p.relative_to(graded["feedback"]).as_posix()
                    for p in graded["feedback"].rglob("*.html"))
@@ -226,6 +270,8 @@ def test_one_job_in_this_process_and_an_unreadable_notebook(tmp_path):
     assert (tmp_path / "course" / "job-1" / "gradebook.db").exists()
     assert (tmp_path / "course" / "job-1" / "release" / LAB00 / f"{LAB00}.ipynb").exists()
     assert any("not a readable notebook" in line for line in lines)
+    assert lines[0] == "grading 1 notebooks of 1 learners"
+    assert any(line.startswith("[1/1] ada 00-first-mapping: ") for line in lines)
     with open(tmp_path / "g.csv", encoding="utf-8") as f:
         row = next(csv.DictReader(f))
     assert (row["00/ex1-check"], row["total"]) == ("", "0") and "NotJSONError" in row["notes"]

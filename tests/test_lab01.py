@@ -262,3 +262,64 @@ def test_get_records_both_wrong_reports_both():
 
 def test_get_records_needs_numbers():
     assert "should be a number" in lab01.check_get_records("345600", 1_382_400).message
+
+
+@pytest.mark.parametrize(("minutes", "maximum_concurrency", "messages"),
+                         [(10, None, 0), (60, None, 0), (6, 10, 0), (4, None, 100)])
+def test_a_shorter_idle_run_is_read_from_the_long_one_exactly(minutes, maximum_concurrency,
+                                                               messages):
+    """The widget's minutes slider reads the first minutes of one 180-minute run: the same as
+    running only those minutes (a deterministic simulator; nothing later changes the past)."""
+    from esmlab.course.scenarios.polling import _idle_queue
+
+    viewed = polling.idle_queue(minutes=minutes, maximum_concurrency=maximum_concurrency,
+                                messages=messages)
+    assert viewed == _idle_queue(minutes, maximum_concurrency, messages, 1)
+
+
+def lab01_controls():
+    """The controls of Lab 01's widget cells, built by the cells' own code (explore stubbed)."""
+    import nbformat
+
+    nb = nbformat.read(ROOT_DIR / "solutions" / "01-polling.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    namespace: dict = {}
+    imports = next(s for s in code if "from esmlab.course.widgets import explore" in s)
+    exec(imports, namespace)  # noqa: S102 - the lab's own cell
+    panels = []
+    namespace["explore"] = lambda scenario, draw, **controls: panels.append(controls)
+    for source in code:
+        if source.lstrip().startswith("explore("):
+            exec(source, namespace)  # noqa: S102 - the lab's own widget cell
+    return panels
+
+
+ROOT_DIR = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def test_lab01_widgets_show_their_values_in_full_and_redraw_on_release():
+    import ipywidgets
+
+    panels = lab01_controls()
+    assert len(panels) == 2
+    cap = panels[0]["maximum_concurrency"]
+    assert cap.value is None and cap.label == "not set"  # not a blank dropdown
+    longest = max(len(control.description) for panel in panels for control in panel.values())
+    for panel in panels:
+        for control in panel.values():
+            width = int(control.style.description_width.removesuffix("px"))
+            assert width >= 7.5 * longest, control.description  # ~7.5 px a character
+            if isinstance(control, ipywidgets.IntSlider):
+                assert control.continuous_update is False, control.description
+
+
+def test_lab01_minutes_slider_runs_no_new_simulation_after_the_first():
+    """Moving the minutes slider (10-180) reads the one 180-minute run: no simulation, so the
+    figure answers at once (measured: 0.02-0.2 s to redraw; a new 180-minute run is ~1-2 s)."""
+    from esmlab.course.scenarios.polling import _idle_queue
+
+    polling.idle_queue(minutes=60)  # the lab's first figure runs this
+    runs = _idle_queue.cache_info().misses
+    for minutes in (180, 30, 120, 10):
+        assert polling.idle_queue(minutes=minutes).minutes == minutes
+    assert _idle_queue.cache_info().misses == runs

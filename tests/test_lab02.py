@@ -172,6 +172,18 @@ def test_ex1_failures_teach(size, window, says):
     assert says in check.message
 
 
+def test_ex1_grades_the_target_on_every_seeded_minute_not_one_lucky_one():
+    """BatchSize 6, window 12 meets the target on seed 0 (10 a minute) but not at this rate."""
+    lucky = batching.simulate(6, 12, **lab02.EX1)
+    assert lucky.p99 <= lab02.EX1_TARGET_P99
+    assert lucky.invocations_per_minute <= lab02.EX1_MAX_PER_MINUTE
+    check = lab02.latency_target(6, 12)
+    assert not check.passed and "the minute with seed" in check.message
+    passing = lab02.latency_target(100, 10)
+    assert passing.passed and "seeds 0, 1, 2, 3" in passing.message
+    assert len(lab02.EX1_SEEDS) >= 3
+
+
 def test_ex1_threshold_is_tight_but_reachable():
     """Nothing in a grid around the answer beats the threshold by more than one invocation, and
     windows shorter than 10 s with a large BatchSize cannot pass (so 'fewest' means something)."""

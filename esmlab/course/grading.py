@@ -323,6 +323,9 @@ class _Course:
     def generate_feedback(self, lab: str, learner: str) -> dict:
         from nbgrader.converters import GenerateFeedback
 
+        graded = self.root / "autograded" / learner / lab / f"{lab}.ipynb"
+        if graded.exists():
+            learner_errors(graded, hide=(ROOT, self.root))
         return self.run(GenerateFeedback, lab, learner)  # its HTML template is 'feedback'
 
     def feedback_page(self, lab: str, learner: str) -> Path:
@@ -340,6 +343,42 @@ class _Course:
         with Gradebook(self.coursedir.db_url, COURSE_ID) as gradebook:
             notebook = gradebook.find_submission_notebook(lab, lab, learner)
             return {grade.name: float(grade.score) for grade in notebook.grades}
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def learner_errors(notebook: Path, hide=()) -> None:
+    """Rewrite the error outputs of a graded notebook for its learner, in place.
+
+    A failed check raises ``AssertionError(message)``: the learner reads the message alone, not
+    the frames of esmlab's checks. Any other error keeps the frames of the learner's own cells
+    and loses those of files (``File /path/...``), which show the instructor's machine and the
+    libraries' insides; the folders in ``hide`` are cut from what remains.
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    folders = sorted((str(Path(folder)) + os.sep for folder in hide), key=len, reverse=True)
+
+    def clean(text: str) -> str:
+        for folder in folders:
+            text = text.replace(folder, "")
+        return text
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "error":
+                continue
+            output["evalue"] = clean(output.get("evalue", ""))
+            if output.get("ename") == "AssertionError" and output["evalue"]:
+                output["traceback"] = [output["evalue"]]
+                continue
+            output["traceback"] = [
+                clean(frame) for frame in output.get("traceback", [])
+                if not ANSI.sub("", frame).lstrip().startswith("File ")
+            ]
+    nbformat.write(nb, notebook)
 
 
 EXCEPTION_LINE = re.compile(
@@ -374,12 +413,18 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _grade_shard(root: Path, work, sources, feedback_dir, timeout, log=_stderr):
+def _grade_shard(root: Path, work, sources, feedback_dir, timeout, log=_stderr, job=""):
     """Grade ``work`` ((learner, lab, notebook) triples) in a new nbgrader course at ``root``.
 
     Returns (scores, notes, feedback) keyed by (learner, lab), as in :class:`Grades`. Runs in
-    this process or in a worker process (one course, with its own gradebook, per worker).
+    this process or in a worker process (one course, with its own gradebook, per worker). Each
+    line logged starts with the notebook's place in ``work`` (and ``job``, the worker's name),
+    so the instructor sees how far grading has gone.
     """
+    def say(message):  # the log line, with the notebook's place in front
+        log(f"[{done_count + 1}/{len(work)}{job}] {message}")
+
+    done_count = 0
     scores, notes, feedback = {}, {}, {}
     root.mkdir(parents=True, exist_ok=True)
     with _tools(root) as sockets, _quiet():
@@ -394,7 +439,8 @@ def _grade_shard(root: Path, work, sources, feedback_dir, timeout, log=_stderr):
             result = {"success": False} if unreadable else course.autograde(lab, learner, notebook)
             if not result["success"]:
                 notes[learner, lab] = unreadable or f"could not be graded: {_why(result)}"
-                log(f"{learner} {lab}: {notes[learner, lab]}")
+                say(f"{learner} {lab}: {notes[learner, lab]}")
+                done_count += 1
                 continue
             scores[learner, lab] = course.scores(lab, learner)
             graded_at = time.perf_counter()
@@ -407,13 +453,14 @@ def _grade_shard(root: Path, work, sources, feedback_dir, timeout, log=_stderr):
                     shutil.copyfile(page, target)
                     feedback[learner, lab] = target
                 else:
-                    log(f"{learner} {lab}: no feedback page ({_why(result)})")
+                    say(f"{learner} {lab}: no feedback page ({_why(result)})")
             done = time.perf_counter()
-            log(
+            say(
                 f"{learner} {lab}: {number(sum(scores[learner, lab].values()))} / "
                 f"{number(course.max_score(lab))} "
                 f"(autograde {graded_at - began:.1f} s, feedback {done - graded_at:.1f} s)"
             )
+            done_count += 1
     return scores, notes, feedback
 
 
@@ -470,6 +517,8 @@ def grade(
     # Without Unix sockets for the kernels, parallel jobs could race for TCP ports: one at a time.
     jobs = max(1, min(jobs, len(work))) if os.name == "posix" else 1
     shards = [work[k::jobs] for k in range(jobs)]  # round robin: each lab spread over the jobs
+    log(f"grading {len(work)} notebooks of {len(learners)} learners"
+        + (f" in {jobs} jobs at once (each counts its own notebooks)" if jobs > 1 else ""))
 
     with _course_root(course_dir) as root:
         if jobs == 1:
@@ -480,7 +529,7 @@ def grade(
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 futures = [
                     pool.submit(_grade_shard, root / f"job-{k + 1}", shard, sources, feedback_dir,
-                                timeout)
+                                timeout, job=f" of job {k + 1}")
                     for k, shard in enumerate(shards)
                 ]
                 results = [future.result() for future in futures]

@@ -24,9 +24,16 @@ def explore(scenario, draw, *, fixed=None, **controls):
 
     def redraw(_change=None):
         values = {name: control.value for name, control in controls.items()}
+        # Draw with interactive mode off (so the figure is shown once, in the panel), then leave
+        # matplotlib as the learner had it: later cells still show their figures on their own.
+        interactive = plt.isinteractive()
         plt.ioff()
-        draw(scenario(**fixed, **values))
-        figure = plt.gcf()
+        try:
+            draw(scenario(**fixed, **values))
+            figure = plt.gcf()
+        finally:
+            if interactive:
+                plt.ion()
         # Set the output's contents directly rather than capturing with ``with output:``: the
         # capture protocol can stall headless runs (nbclient's Output-widget emulation, see
         # jupyter/nbclient#312), and this way the drawing is the only thing shown.

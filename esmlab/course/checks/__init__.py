@@ -22,7 +22,8 @@ class Check:
         return ("PASS: " if self.passed else "NOT YET: ") + self.message
 
     def _repr_markdown_(self):
-        return ("✅ " if self.passed else "❌ ") + self.message
+        # Plain words, not an emoji: without an emoji font an emoji renders as an empty box.
+        return ("**PASS:** " if self.passed else "**NOT YET:** ") + self.message
 
     def require(self):
         """Raise AssertionError(message) unless passed; return self so a cell can show it."""

@@ -122,8 +122,8 @@ def check_idle_day(receives_per_day, simulated: int | None = None) -> Check:
             f"requests in one idle day. Two pollers, each making one 20 s long poll after another "
             f"(3 a minute), for 1,440 minutes: 2 × 3 × 1,440 = 8,640, plus a few from the first "
             f"two minutes at 5 pollers. SQS bills receive requests per million beyond the free "
-            f"tier, empty ones included, and at low traffic Lambda may go down to 2 pollers to "
-            f"make fewer of those calls; with ScalingConfig.MaximumConcurrency set it does not "
+            f"tier, empty ones included, and on a standard queue at low traffic Lambda may go "
+            f"down to 2 concurrent batches (pollers) to make fewer of those calls; with ScalingConfig.MaximumConcurrency set it does not "
             f"({SQS_SCALING}), so esmlab keeps 5 pollers (or MaximumConcurrency, if lower): "
             f"about 21,600 a day at 5. AWS documents the "
             f"5 and the 2; the 20 s wait and the timing of the drop are esmlab's modelling "
@@ -142,8 +142,9 @@ def check_idle_day(receives_per_day, simulated: int | None = None) -> Check:
             f"({SQS_SCALING}).")
     if _near(value, 5 * 3 * 24 * 60):
         return failed(
-            f"{value:,.0f} is 5 pollers all day. At low traffic Lambda drops back to 5 pollers "
-            "and may go down to 2 to make fewer SQS calls; in esmlab the drop to 2 comes after "
+            f"{value:,.0f} is 5 pollers all day. On a standard queue at low traffic Lambda "
+            "scales back to 5 concurrent batches and may go down to 2 to make fewer SQS calls; "
+            "in esmlab the drop to 2 comes after "
             "120 s without messages (MODELLING CHOICE M4). Look at the top panel of the demo. "
             "(5 all day is what happens when ScalingConfig.MaximumConcurrency is set: then the "
             f"drop to 2 does not happen, {SQS_SCALING}.)")

@@ -1,7 +1,7 @@
 """Checks for Lab 02, Batching. Each returns a :class:`esmlab.course.checks.Check` whose message teaches.
 
-* :func:`latency_target` (exercise 1): a BatchSize and window that keep p99 latency at or below
-  11 s at 1 message a second with as few invocations as possible;
+* :func:`latency_target` (exercise 1): a BatchSize and window that meet a target at 1 message a
+  second, p99 latency at most 11 s with at most 12 invocations a minute, on four seeded minutes;
 * :func:`fixed_configuration` (exercise 2): catch the V1 rejection, then create mappings that AWS
   accepts on a standard queue (BatchSize 50) and on a FIFO queue;
 * :func:`predicted_batches` (exercise 3): batch sizes predicted for window 0 on SQS and for
@@ -25,6 +25,9 @@ SQS_PARAMS = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-paramete
 EX1 = {"arrival_rate": 1.0, "minutes": 1.0, "seed": 0}
 EX1_TARGET_P99 = 11.0
 EX1_MAX_PER_MINUTE = 12.0
+#: The check grades the target on four minutes of the same traffic (Poisson seeds), so that a
+#: configuration passes for what it does at this rate, not for one lucky minute.
+EX1_SEEDS = (0, 1, 2, 3)
 
 #: Exercise 3: the two runs whose batch sizes the learner predicts.
 EX3_WINDOW_ZERO = {"batch_size": 10, "window": 0, "arrival_rate": 1 / 3, "minutes": 0.5,
@@ -61,17 +64,27 @@ def latency_target(batch_size, window) -> Check:
             "queue takes BatchSize 1-10,000 and a window of 0-300 s "
             "(https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html)."
         )
-    result = batching.simulate(size, seconds, **EX1)
+    results = [batching.simulate(size, seconds, **{**EX1, "seed": seed}) for seed in EX1_SEEDS]
+    result = results[0]
     if result.rejected:
         return failed(
             f"AWS rejects BatchSize {size} with window {seconds} s: {result.rejected}. On an SQS "
             "mapping a BatchSize above 10 needs a window of at least 1 s "
             "(https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html)."
         )
+    for result in results:  # report the first minute that misses the target, else seed 0
+        if (result.p99 > EX1_TARGET_P99
+                or result.invocations_per_minute > EX1_MAX_PER_MINUTE):
+            break
+    else:
+        result = results[0]
     triggers = result.triggers
     early = triggers.get("batch_size", 0)
+    minute = ("" if result.seed == EX1["seed"] else
+              f" (the minute with seed {result.seed}: the check tries seeds "
+              f"{', '.join(map(str, EX1_SEEDS))}, four minutes of the same traffic)")
     facts = (
-        f"BatchSize {size}, window {seconds} s at 1 message a second: p99 latency "
+        f"BatchSize {size}, window {seconds} s at 1 message a second{minute}: p99 latency "
         f"{result.p99:.2f} s, {result.invocations_per_minute:.0f} invocations a minute, mean "
         f"batch {result.mean_batch:.1f} ({early} of {result.invocations} batches closed by "
         "BatchSize, the rest by the window)."
@@ -91,11 +104,16 @@ def latency_target(batch_size, window) -> Check:
             hint = (f"You still have {EX1_TARGET_P99 - result.p99:.1f} s of latency budget: a "
                     "longer window gathers more messages into each invocation.")
         return failed(
-            f"{facts} The target is met, but it can be met with at most "
-            f"{EX1_MAX_PER_MINUTE:g} invocations a minute. {hint}"
+            f"{facts} The latency is within the target, but the target also asks for at "
+            f"most {EX1_MAX_PER_MINUTE:g} invocations a minute. {hint}"
         )
+    worst = max(r.p99 for r in results)
+    most = max(r.invocations_per_minute for r in results)
     return passed(
-        f"{facts} That meets p99 <= {EX1_TARGET_P99:g} s with few invocations. With window 0 "
+        f"{facts} On all four minutes the check tried (seeds {', '.join(map(str, EX1_SEEDS))}) "
+        f"the p99 was at most {worst:.2f} s with at most {most:.0f} invocations a minute: the "
+        f"target (p99 <= {EX1_TARGET_P99:g} s, at most {EX1_MAX_PER_MINUTE:g} a minute) is met "
+        "at this rate, not by one lucky minute. With window 0 "
         "every message would have been its own invocation (about one a second here): the window "
         "trades latency for fewer, larger batches."
     )

@@ -13,7 +13,7 @@ even spacing, seeded), runs simulated time until every message has been delivere
 result carries AWS's exception and message in ``rejected`` (or esmlab's, marked ``[esmlab]``,
 where AWS's text was never recorded), so a widget can show it.
 
-What the numbers rest on (fact base §1.1, §1.2, §2.2; docs/simulator.md):
+What the numbers rest on (the AWS pages below, and docs/simulator.md):
 
 * a batch closes at the first of: ``BatchSize`` records, the window's end, or the 6 MB payload
   (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html); each
@@ -40,12 +40,18 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .arguments import one_of, positive, whole
+
 SOURCES = ("sqs", "fifo", "kinesis")
+ARRIVALS = ("poisson", "even", "burst")
 START = 2.0  #: the mapping becomes Enabled at t = 2 s (M8); the first message is sent then
 FUNCTION = "orders-worker"
 TIMEOUT = 10  #: the function's timeout (s)
 TRIGGERS = ("batch_size", "window", "payload_limit")
 TRIGGER_COLOURS = {"batch_size": "#3b7dd8", "window": "#4c9f70", "payload_limit": "#d1495b"}
+#: What closed a batch, in the learner's words (the trace's ``detail["trigger"]`` is the key).
+TRIGGER_LABELS = {"batch_size": "BatchSize reached", "window": "batching window ended",
+                  "payload_limit": "6 MB payload reached"}
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,8 @@ class BatchingResult:
     def summary(self) -> str:
         if self.rejected:
             return f"{self.label()}: rejected, {self.rejected}"
-        triggers = ", ".join(f"{k} {v}" for k, v in sorted(self.triggers.items()))
+        triggers = ", ".join(f"{TRIGGER_LABELS.get(k, k)} {v}"
+                             for k, v in sorted(self.triggers.items()))
         return (
             f"{self.label()}: {self.messages} messages in {self.invocations} invocations "
             f"({self.invocations_per_minute:.1f}/min), mean batch {self.mean_batch:.1f}, "
@@ -153,7 +160,8 @@ def arrival_times(rate: float, minutes: float, seed: int = 0, arrivals: str = "p
         count = round(minutes * 60 * rate)
         return [START + k * gap for k in range(count) if START + k * gap < end]
     if arrivals != "poisson":
-        raise ValueError("arrivals is 'poisson', 'even' or 'burst'")
+        raise ValueError(f"arrivals must be one of {', '.join(map(repr, ARRIVALS))}; "
+                         f"got {arrivals!r}")
     rng = random.Random(seed)
     times, t = [], START
     while True:
@@ -185,9 +193,14 @@ def simulate(batch_size: int = 10, window: int = 0, arrival_rate: float = 1.0,
     * ``duration``: simulated seconds each invocation runs.
     * ``max_concurrency``: ``ScalingConfig.MaximumConcurrency`` of an SQS mapping (None: no cap).
     """
-    return _simulate(int(batch_size), int(window), float(arrival_rate), source, float(minutes),
-                     int(seed), arrivals, int(message_bytes), float(duration),
-                     None if max_concurrency is None else int(max_concurrency))
+    return _simulate(
+        whole("batch_size", batch_size), whole("window", window),
+        positive("arrival_rate", arrival_rate, unit=" (messages a second)"),
+        one_of("source", source, SOURCES), positive("minutes", minutes), whole("seed", seed),
+        one_of("arrivals", arrivals, ARRIVALS), whole("message_bytes", message_bytes, minimum=1),
+        positive("duration", duration, zero=True, unit=" (seconds)"),
+        None if max_concurrency is None else whole("max_concurrency", max_concurrency),
+    )
 
 
 @functools.lru_cache(maxsize=512)
@@ -198,8 +211,6 @@ def _simulate(batch_size, window, arrival_rate, source, minutes, seed, arrivals,
     from esmlab import Lab
     from esmlab.payload import payload_bytes
 
-    if source not in SOURCES:
-        raise ValueError(f"source is one of {SOURCES}")
     began = time.perf_counter()
     common = {"source": source, "batch_size": batch_size, "window": window,
               "arrival_rate": arrival_rate, "minutes": minutes, "seed": seed,
@@ -224,7 +235,8 @@ def _simulate(batch_size, window, arrival_rate, source, minutes, seed, arrivals,
             params.update(StartingPosition="TRIM_HORIZON", MaximumBatchingWindowInSeconds=window)
         else:
             sqs = lab.client("sqs")
-            attributes = {"VisibilityTimeout": str(6 * TIMEOUT + window)}  # AWS's advice, §1.2
+            attributes = {"VisibilityTimeout": str(6 * TIMEOUT + window)}  # AWS's advice:
+            # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
             name = "orders"
             if source == "fifo":
                 name = "orders.fifo"
@@ -316,8 +328,13 @@ def draw(result: BatchingResult, ax=None):
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
 
-    if ax is None:
-        fig, ax = plt.subplots(1, 3, figsize=(12, 3.4), gridspec_kw={"width_ratios": [1.5, 1, 1]})
+    own_figure = ax is None
+    if own_figure:
+        # 7 in at 100 dpi: drawn for the ~700 px a lab page or the site's column shows, so the
+        # text is not scaled down; batches over time across the top, the two distributions below
+        fig, grid = plt.subplot_mosaic([["time", "time"], ["sizes", "latency"]],
+                                       figsize=(7, 5.4), layout="constrained")
+        ax = [grid["time"], grid["sizes"], grid["latency"]]
     else:
         fig = ax[0].figure
     over_time, sizes, latency = ax
@@ -325,21 +342,28 @@ def draw(result: BatchingResult, ax=None):
         for a in ax:
             a.set_axis_off()
         code, _, message = result.rejected.partition(": ")
-        wrapped = "\n".join(_wrap(message, 90))
-        over_time.text(0.0, 0.75, f"{result.label()}\nrejected by CreateEventSourceMapping:",
-                       transform=over_time.transAxes, fontsize=11, va="top")
-        over_time.text(0.0, 0.45, f"{code}\n{wrapped}", transform=over_time.transAxes,
-                       fontsize=10, va="top", family="monospace", color="#b0263b")
+        wrapped = "\n".join(_wrap(message, 70))
+        if own_figure:  # a short figure of text, not a tall one with empty axes
+            fig.set_size_inches(7, 2.2)
+            where, rows = fig.transFigure, (0.95, 0.62, 0.14)
+        else:
+            where, rows = over_time.transAxes, (0.75, 0.45, 0.0)
+        fig.text(0.02, rows[0], f"{result.label()}\nrejected by CreateEventSourceMapping:",
+                 transform=where, fontsize=11, va="top")
+        fig.text(0.02, rows[1], f"{code}\n{wrapped}", transform=where,
+                 fontsize=10, va="top", family="monospace", color="#b0263b")
         if message.startswith("[esmlab]"):
-            over_time.text(0.0, 0.0, "[esmlab]: AWS rejects this configuration, but its message "
-                           "was never recorded, so this wording is esmlab's.",
-                           transform=over_time.transAxes, fontsize=9, va="top", color="#5a6b7b")
+            fig.text(0.02, rows[2], "[esmlab]: AWS rejects this configuration, but its message "
+                     "was never recorded,\nso this wording is esmlab's.",
+                     transform=where, fontsize=9, va="top", color="#5a6b7b")
         return ax
 
     colours = [TRIGGER_COLOURS.get(b.trigger, "#607080") for b in result.batches]
     starts = [b.start for b in result.batches]
     span = max(starts + [START + result.minutes * 60]) - START
-    over_time.bar(starts, result.batch_sizes, width=max(0.02, span / 90), color=colours,
+    width = max(0.02, span / 90)
+    over_time.bar(_side_by_side(starts, width), result.batch_sizes, width=width * 0.8,
+                  color=colours,
                   edgecolor="black", linewidth=0.3, align="edge")
     top = max(result.batch_sizes + [1]) * 1.2
     if result.batch_size <= max(top * 1.3, 12):  # the BatchSize line, unless far off the scale
@@ -359,9 +383,13 @@ def draw(result: BatchingResult, ax=None):
     rate = "" if result.arrivals == "burst" else f" ({result.invocations_per_minute:.1f} a minute)"
     over_time.set_title(f"{result.invocations} invocations{rate}", fontsize=10)
     present = [t for t in TRIGGERS if result.triggers.get(t)]
-    fig.legend(handles=[Patch(color=TRIGGER_COLOURS[t], label=f"batch closed by {t}")
-                        for t in present], fontsize=8, loc="lower center", ncol=3,
-               frameon=False, bbox_to_anchor=(0.5, -0.08))
+    handles = [Patch(color=TRIGGER_COLOURS[t], label=f"closed: {TRIGGER_LABELS[t]}")
+               for t in present]
+    if own_figure:
+        fig.legend(handles=handles, fontsize=8, loc="outside lower center", ncol=3, frameon=False)
+    else:
+        fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=3, frameon=False,
+                   bbox_to_anchor=(0.5, -0.08))
 
     counts = Counter(result.batch_sizes)
     if counts:
@@ -397,8 +425,18 @@ def draw(result: BatchingResult, ax=None):
     latency.set_ylabel("share of messages")
     latency.set_title("latency (cumulative)", fontsize=10)
     fig.suptitle(result.label(), fontsize=11)
-    fig.tight_layout()
+    if not own_figure:
+        fig.tight_layout()
     return ax
+
+
+def _side_by_side(starts, width) -> list[float]:
+    """Left edges for bars of ``width`` at ``starts`` (in start order): a bar that would cover
+    the previous one (two pollers invoking at the same instant) is drawn just right of it."""
+    lefts: list[float] = []
+    for start in starts:
+        lefts.append(max(start, lefts[-1] + width) if lefts else start)
+    return lefts
 
 
 def _wrap(text: str, width: int) -> list[str]:

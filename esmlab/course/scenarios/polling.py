@@ -8,12 +8,12 @@ the static figure, the widget's first drawing and an exercise check share one ru
 * :func:`idle_queue` / :func:`draw_idle` / :func:`draw_long_polls`: an SQS mapping on a queue that
   is (mostly) empty. Every ``ReceiveMessage`` request is a ``poll`` event in the trace; an idle one
   long-polls for 20 s and returns empty; the poller count follows MODELLING CHOICE M4 (5 pollers,
-  then 2 after 120 s without messages, not when ``MaximumConcurrency`` is set). Fact base §2.1,
-  https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html.
+  then 2 after 120 s without messages, not when ``MaximumConcurrency`` is set), on a standard
+  queue: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html.
 * :func:`starting_positions` / :func:`draw_positions`: three mappings, one per
   ``StartingPosition``, created at the same instant on one Kinesis stream that gets records
-  before the mappings exist, while they are ``Creating`` and after they are ``Enabled``. Fact base
-  §2.12 (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html,
+  before the mappings exist, while they are ``Creating`` and after they are ``Enabled``
+  (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html,
   https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-create.html) and M8 (``Creating``
   lasts 2 s; a ``LATEST`` iterator starts when the mapping becomes ``Enabled``).
 * :func:`stream_with_history`: the starting point of exercise 1, a live lab whose stream already
@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from ... import Lab
@@ -35,8 +35,9 @@ from ...clock import START
 from ...limits import SQS_LONG_POLL_SECONDS
 from ...mapping import TRANSITION_SECONDS
 from ...streams.sources import KinesisSource
+from .arguments import one_of, positive, whole
 
-#: Lambda's base GetRecords rate per shard for one mapping (fact base §2.1):
+#: Lambda's base GetRecords rate per shard for one mapping:
 #: Kinesis https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html,
 #: DynamoDB Streams https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html.
 GET_RECORDS_PER_SECOND = {"kinesis": 1, "dynamodb": 4}
@@ -62,6 +63,19 @@ class IdleQueue:
     polls: tuple  #: (t, messages returned) per ReceiveMessage request, in order
     scale: tuple  #: (t, pollers) at each change of the poller count
     invocations: int
+    starts: tuple = ()  #: start time of each invocation, in order
+
+    def first(self, minutes: int) -> IdleQueue:
+        """What the same run had done after its first ``minutes`` minutes.
+
+        The simulator is deterministic and nothing after t affects what happened up to t, so this
+        equals a run of ``minutes`` minutes (tests/test_lab01.py checks it), without running it.
+        """
+        until = minutes * 60
+        starts = tuple(t for t in self.starts if t <= until)
+        return replace(self, minutes=minutes, polls=tuple(p for p in self.polls if p[0] <= until),
+                       scale=tuple(c for c in self.scale if c[0] <= until),
+                       invocations=len(starts), starts=starts)
 
     @property
     def requests(self) -> int:
@@ -119,8 +133,22 @@ def idle_queue(minutes: int = 60, maximum_concurrency: int | None = None, messag
     proportionally faster, and every result is cached.
     """
     if maximum_concurrency is not None:
-        maximum_concurrency = int(maximum_concurrency)
-    return _idle_queue(int(minutes), maximum_concurrency, int(messages), int(seed))
+        # its range is the mapping API's to judge (AWS's message), so only its type is checked
+        maximum_concurrency = whole("maximum_concurrency", maximum_concurrency)
+    return _idle_view(whole("minutes", minutes, minimum=1), maximum_concurrency,
+                      whole("messages", messages, minimum=0), whole("seed", seed))
+
+
+#: Runs up to this long are read from one run of this length (Lab 01's widget goes to 180), so
+#: moving the minutes slider re-draws at once instead of re-running the simulation.
+VIEWED_MINUTES = 180
+
+
+@lru_cache(maxsize=64)
+def _idle_view(minutes, maximum_concurrency, messages, seed) -> IdleQueue:
+    if minutes > VIEWED_MINUTES:
+        return _idle_queue(minutes, maximum_concurrency, messages, seed)
+    return _idle_queue(VIEWED_MINUTES, maximum_concurrency, messages, seed).first(minutes)
 
 
 @lru_cache(maxsize=32)
@@ -154,6 +182,7 @@ def _idle_queue(minutes, maximum_concurrency, messages, seed) -> IdleQueue:
             scale=tuple((e.t, e.detail["concurrency"]) for e in lab.trace.of("scale")
                         if e.mapping == uuid),
             invocations=sum(1 for i in lab.trace.invocations if i.mapping == uuid),
+            starts=tuple(i.start for i in lab.trace.invocations if i.mapping == uuid),
         )
 
 
@@ -175,7 +204,7 @@ def draw_idle(result: IdleQueue, axes=None):
     from matplotlib.ticker import MaxNLocator
 
     if axes is None:
-        _, axes = plt.subplots(2, 1, figsize=(9, 4.6), sharex=True,
+        _, axes = plt.subplots(2, 1, figsize=(7, 4.6), sharex=True,
                                gridspec_kw={"height_ratios": [1, 1.4]})
     top, bottom = axes
     end = result.minutes
@@ -223,7 +252,7 @@ def draw_long_polls(result: IdleQueue, ax=None, minutes: float | None = None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 2.8))
+        _, ax = plt.subplots(figsize=(7, 2.8))
     until = 60 * (minutes if minutes is not None else result.minutes)
     wait = SQS_LONG_POLL_SECONDS
     # The trace records when each request returned, not which poller made it, so rows are
@@ -410,8 +439,11 @@ def starting_positions(before: int = 20, creating: int = 4, after: int = 10, sha
     The ``AT_TIMESTAMP`` mapping's ``StartingPositionTimestamp`` is ``timestamp_before`` seconds
     before the mappings are created (0-30). The run ends 5 s after the last write.
     """
-    return _starting_positions(int(before), int(creating), int(after), int(shards),
-                               float(timestamp_before), int(seed))
+    return _starting_positions(
+        whole("before", before, minimum=0, maximum=int(CREATE_AT)),
+        whole("creating", creating, minimum=0), whole("after", after, minimum=0),
+        whole("shards", shards, minimum=1),
+        positive("timestamp_before", timestamp_before, zero=True), whole("seed", seed))
 
 
 @lru_cache(maxsize=32)
@@ -473,7 +505,7 @@ def draw_positions(result: Positions, axes=None):
     from matplotlib.lines import Line2D
 
     if axes is None:
-        _, axes = plt.subplots(len(POSITIONS), 1, figsize=(9, 1.0 + 1.2 * len(POSITIONS)
+        _, axes = plt.subplots(len(POSITIONS), 1, figsize=(7, 1.0 + 1.2 * len(POSITIONS)
                                                           + 0.25 * len(POSITIONS) * len(result.shards)),
                                sharex=True)
     rows = {shard: k for k, shard in enumerate(result.shards)}
@@ -537,6 +569,8 @@ def stream_with_history(records: int = 20, shards: int = 2, seed: int = 1) -> St
     """Open a lab with a Kinesis stream ``clicks`` (``shards`` shards), write ``records`` records
     one a second from t = 0, register the function ``replay`` and run the lab to t = 30 s. No
     mapping exists yet."""
+    records = whole("records", records, minimum=1, maximum=int(CREATE_AT))
+    shards = whole("shards", shards, minimum=1)
     lab = Lab(seed=seed)
     kinesis, arn = _stream(lab, "clicks", shards)
     lab.function("replay", _ignore, timeout=10, duration=0.5)
@@ -552,6 +586,8 @@ def stream_with_history(records: int = 20, shards: int = 2, seed: int = 1) -> St
 
 
 def get_records_per_day(kind: str, shards: int) -> int:
-    """GetRecords requests one mapping makes in a day at the documented base rate (fact base
-    §2.1): 1 a second per shard for Kinesis, 4 a second per shard for DynamoDB Streams."""
+    """GetRecords requests one mapping makes in a day at the documented base rate (see
+    :data:`GET_RECORDS_PER_SECOND`): 1 a second per shard for Kinesis, 4 for DynamoDB Streams."""
+    one_of("kind", kind, tuple(GET_RECORDS_PER_SECOND))
+    shards = whole("shards", shards, minimum=1)
     return GET_RECORDS_PER_SECOND[kind] * shards * SECONDS_PER_DAY
