@@ -29,7 +29,6 @@ from botocore.exceptions import ClientError
 
 from esmlab import (
     Lab,
-    destinations,
     filtering,
     limits,
     mapping,
@@ -37,6 +36,7 @@ from esmlab import (
     metrics,
     permissions,
 )
+from esmlab.streams import destinations
 
 # --- sources (fact base appendix) -----------------------------------------------------------
 
