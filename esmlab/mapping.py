@@ -1,6 +1,6 @@
 """An event source mapping: its configuration, its state machine and its API response.
 
-States and transitions follow fact base §5.3. MODELLING CHOICE M8: every transitional state
+States and transitions follow the responses recorded from AWS (2025). MODELLING CHOICE M8: every transitional state
 (``Creating``, ``Enabling``, ``Updating``, ``Disabling``, ``Deleting``) lasts
 :data:`TRANSITION_SECONDS` of simulated time; pollers start when the state becomes ``Enabled``.
 """

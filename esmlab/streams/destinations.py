@@ -3,7 +3,7 @@ its delivery to SQS, SNS or S3.
 
 When a stream mapping discards a batch (retry limit or record-age limit reached), Lambda writes one
 failure record to the mapping's ``DestinationConfig.OnFailure`` target and moves on to the shard's
-next records (fact base §2.6). The stream poller calls, for each discarded batch::
+next records (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html). The stream poller calls, for each discarded batch::
 
     record = failure_record(source="kinesis", condition="RetryAttemptsExhausted", ...)
     ok, reason = deliver(lab.internal_client, destination_arn, record, event,
@@ -11,7 +11,8 @@ next records (fact base §2.6). The stream poller calls, for each discarded batc
 
 ``ok`` False is one ``DestinationDeliveryFailures``; the records are still discarded.
 
-What is modelled (fact base §4, §2.6, §1.2 rule 8):
+What is modelled (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html,
+https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html, and the payloads recorded in 2025):
 
 - The record's keys and key order are the recorded ones (§4.1): ``requestContext`` (``requestId``,
   ``functionArn``, ``condition``, ``approximateInvokeCount``), ``responseContext``
@@ -41,11 +42,11 @@ Sources:
 - https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
 - https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
 - https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
-- observed behaviour of the AWS API (recorded 2025), as given in the fact base §4.
+- observed behaviour of the AWS API (recorded 2025).
 
 MODELLING CHOICE (S3 payload form): the docs describe ``payload`` as the invocation serialised
-into an escaped JSON string; the recording showed the ``{"Records": [...]}`` structure (fact base
-§8.1, "accept either"). esmlab writes the structure: the event dict exactly as the function
+into an escaped JSON string; the recording showed the ``{"Records": [...]}`` structure (the two
+sources disagree, so either is accepted). esmlab writes the structure: the event dict exactly as the function
 received it.
 
 MODELLING CHOICE (serialisation): the SQS body, SNS message and S3 object are compact JSON
@@ -123,7 +124,7 @@ def failure_record(
     batch_size: int,
     stream_arn: str,
 ) -> dict:
-    """The JSON record Lambda sends to an on-failure destination (fact base §4.1-4.3).
+    """The JSON record Lambda sends to an on-failure destination (as recorded in 2025).
 
     Times are epoch seconds. ``function_error`` ("Unhandled", or None for an invalid partial
     batch response) is used only for ``RetryAttemptsExhausted``; a ``RecordAgeExceeded`` record
@@ -171,7 +172,7 @@ def batch_info(record: dict) -> dict:
 
 
 def s3_key(mapping_uuid: str, shard_id: str, timestamp, random_uuid: str) -> str:
-    """``aws/lambda/<ESM-UUID>/<shardId>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>`` (fact base §4.5).
+    """``aws/lambda/<ESM-UUID>/<shardId>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>`` (as recorded in 2025).
 
     ``timestamp``: the record's ``timestamp`` (epoch seconds, or its ISO string); the key uses it
     at second precision, in UTC.

@@ -1,6 +1,7 @@
 """The stream side of an event source mapping (Kinesis and DynamoDB Streams).
 
-What Lambda documents (fact base §2.1-2.7) and the modelling choices (§8.3) that fill the gaps:
+What Lambda documents (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html,
+https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html, https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html) and the modelling choices that fill the gaps:
 
 * One reader per shard, polling at the source's base rate (1 s Kinesis, 0.25 s DynamoDB). A
   shard with nothing new is not polled in the simulation: it sleeps until a record arrives and
