@@ -63,11 +63,18 @@ log = logging.getLogger("mkdocs.hooks.esmlab")
 
 SOLUTIONS = ROOT / "solutions"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+SETUP_LINK = "esmlab-setup-page"  # replaced by the Setup page's URL, relative to the lab page
 WIDGET_NOTE = (
-    '<div class="esm-widget-note"><strong>Interactive in JupyterLab.</strong> Run the lab to get '
-    "controls here that re-run the simulation as you move them. On this page, the figure drawn "
-    "above by the same scenario function shows the default case.</div>"
+    '<div class="esm-widget-note"><strong>Interactive in JupyterLab.</strong> Run the lab '
+    f'(see <a href="{SETUP_LINK}">Setup</a>) to get controls here that re-run the simulation as '
+    "you move them. On this page, the figure drawn above by the same scenario function shows the "
+    "default case.</div>"
 )
+ANSWER_SUMMARY = "Show the answer"
+NOTEBOOKS = "notebooks"  # the learner's copies (labs/NN-*.ipynb) are served under this folder
+# Figures drawn by these functions get the first paragraph of the function's docstring as alt text.
+FIGURE_FUNCTIONS = ("esmlab.course.plots", "esmlab.course.scenarios.polling",
+                    "esmlab.course.scenarios.batching")
 REMOVE_CELL = {"remove-cell", "remove_cell"}
 REMOVE_INPUT = {"remove-input", "remove_input"}
 REMOVE_OUTPUT = {"remove-output", "remove_output"}
@@ -101,7 +108,47 @@ PLACEHOLDERS = {
     ),
 }
 
+# Glossary terms that are not shown as tooltips: everyday words that would mark half the prose.
+NO_TOOLTIP = {"Batch", "Trace", "Poller", "Shard", "Iterator", "Bisect", "Modelling choice",
+              "Simulated time"}
+
 _state: dict = {}
+
+
+# --- glossary tooltips -----------------------------------------------------------------------
+
+
+def glossary_abbreviations(text: str) -> str:
+    """Markdown abbreviations (``*[term]: definition``) for the terms of docs/glossary.md.
+
+    pymdownx.snippets appends them to every page, so a glossary term used in the prose shows its
+    definition's first sentence on hover (Material's tooltips). A term is matched as written in
+    the glossary and with a lower-case first letter; an acronym in brackets (DLQ) is matched too.
+    """
+    lines, out = text.split("\n"), []
+    for number, line in enumerate(lines[:-1]):
+        definition = lines[number + 1]
+        if not line or line[0] in " :#[" or not definition.startswith(":   "):
+            continue
+        term = re.sub(r"\s*\{[^}]*\}\s*$", "", line)
+        name, _, alias = term.partition(" (")
+        if name in NO_TOOLTIP:
+            continue
+        body = [definition[4:]]
+        for rest in lines[number + 2:]:
+            if not rest.startswith("    "):
+                break
+            body.append(rest.strip())
+        body = re.sub(r"\(\[[^\]]+\]\([^)]+\)(?:,\s*\[[^\]]+\]\([^)]+\))*\)", "",
+                      " ".join(body))  # the sources in brackets
+        body = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", body).replace("`", "").replace("*", "")
+        sentence = re.split(r"(?<=\.)\s(?=[A-Z])", body.strip(), maxsplit=1)[0]
+        sentence = sentence.replace('"', "'").replace("]", ")").replace("[", "(")
+        names = {name, name[0].lower() + name[1:]}
+        if alias.rstrip(")").isupper():
+            names.add(alias.rstrip(")"))
+        out += [f"*[{n}]: {sentence}" for n in sorted(names)]
+    return "\n".join(out) + "\n"
 
 
 # --- 1. labs ---------------------------------------------------------------------------------
@@ -143,6 +190,47 @@ def clean_notebook(nb):
     nb.cells = cells
     nb.metadata.pop("widgets", None)
     return nb
+
+
+def answer_cells(nb) -> set[str]:
+    """Ids of the exercise answers: the cells nbgrader marks as solutions (see make_labs.py)."""
+    return {cell.get("id") for cell in nb.cells
+            if cell.get("metadata", {}).get("nbgrader", {}).get("solution") and cell.get("id")}
+
+
+def figure_alts(nb) -> dict[str, str]:
+    """Alt text for each code cell that draws a figure, by cell id.
+
+    A figure drawn by one of the course's drawing functions is described by the first paragraph of
+    that function's docstring (which says what the picture shows); any other figure by the heading
+    of the section it is in.
+    """
+    import importlib
+    import inspect
+
+    described = {}
+    for module in FIGURE_FUNCTIONS:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        for name, function in inspect.getmembers(mod, inspect.isfunction):
+            if name.startswith("draw") or name.endswith("timeline"):
+                doc = inspect.getdoc(function) or ""
+                described.setdefault(name, " ".join(doc.split("\n\n")[0].split()))
+    alts, heading = {}, ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            found = re.findall(r"^#{1,4}\s+(.+)$", cell.source, re.MULTILINE)
+            heading = found[-1].replace("`", "").strip() if found else heading
+            continue
+        if cell.cell_type != "code" or not any(
+                "image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
+            continue
+        called = [n for n in re.findall(r"\b(\w+)\(", cell.source) if described.get(n)]
+        text = described[called[0]] if called else f"Figure for the section: {heading}."
+        alts[cell.get("id")] = text
+    return alts
 
 
 def _blank(output) -> bool:
@@ -276,6 +364,13 @@ def on_config(config):
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     os.environ["MATPLOTLIBRC"] = str(ROOT / "scripts" / "site_matplotlibrc")  # larger text
     _state["tmp"] = tempfile.TemporaryDirectory(prefix="esmlab-site-")
+    terms = Path(_state["tmp"].name) / "glossary-terms.md"
+    terms.write_text(glossary_abbreviations(
+        (Path(config["docs_dir"]) / "glossary.md").read_text(encoding="utf-8")), encoding="utf-8")
+    snippets = config["mdx_configs"].setdefault("pymdownx.snippets", {})
+    base = snippets.get("base_path", ["."])
+    snippets["base_path"] = [*([base] if isinstance(base, str) else base), str(terms.parent)]
+    snippets["auto_append"] = [*snippets.get("auto_append", []), terms.name]
     _state["started"] = time.perf_counter()
     return config
 
@@ -284,9 +379,19 @@ def on_files(files, config):
     out = Path(_state["tmp"].name)
     # 1. labs
     executed = execute_labs(out)
+    import nbformat
+
+    _state["labs"] = {}
     for src_uri, abs_path in sorted(executed.items()):
         file = File.generated(config, src_uri, abs_src_path=str(abs_path))
         files.append(_notebook_file(file, config))
+        nb = nbformat.read(abs_path, as_version=4)
+        learner = ROOT / "labs" / Path(src_uri).name
+        download = f"{NOTEBOOKS}/{learner.name}" if learner.exists() else None
+        if download:  # the learner's copy (answers removed), for the page's download button
+            files.append(File.generated(config, download, abs_src_path=str(learner)))
+        _state["labs"][src_uri] = {"answers": answer_cells(nb), "alts": figure_alts(nb),
+                                   "download": download}
     # 2. reference
     _importable()
     import site_reference
@@ -318,10 +423,106 @@ def on_files(files, config):
     return files
 
 
+def on_page_markdown(markdown, page, config, files):
+    # Search finds the glossary and the reference before a lab's code (Material's search boost).
+    uri = page.file.src_uri
+    if uri == "glossary.md" or uri.startswith("reference/"):
+        page.meta.setdefault("search", {"boost": 4})
+    elif uri in ("simulator.md", "errata.md") or uri.startswith("chapters/"):
+        page.meta.setdefault("search", {"boost": 2})
+    return markdown
+
+
 def on_page_content(html_text, page, config, files):
     if PLOTLY_PLACEHOLDER in html_text:
         html_text = html_text.replace(PLOTLY_PLACEHOLDER, plotly_block(page, files))
+    if page.file.src_uri.endswith(".ipynb"):
+        html_text = lab_page(html_text, page, files)
     return html_text
+
+
+def _url(files, path: str, page) -> str | None:
+    target = files.get_file_from_path(path)
+    return target.url_relative_to(page.file) if target is not None else None
+
+
+def lab_page(html_text: str, page, files) -> str:
+    """A lab page as the site shows it.
+
+    * every exercise answer (an nbgrader solution cell, input and output) is collapsed in a
+      ``<details>`` block behind "Show the answer";
+    * "By the end of this lab you can" and "Key points" become Material admonitions;
+    * a button under the title downloads the learner's notebook (from ``labs/``);
+    * figures get alt text (``figure_alts``), the widget note links to Setup;
+    * nbconvert's heading anchors become Material's (``headerlink``), so search result titles do
+      not end in "¶"; code cells are left out of the search index.
+    """
+    from bs4 import BeautifulSoup
+
+    info = _state.get("labs", {}).get(page.file.src_uri, {})
+    soup = BeautifulSoup(html_text, "html.parser")
+    for anchor in soup.select("a.anchor-link"):
+        anchor["class"] = ["headerlink"]
+        anchor["title"] = "Permanent link"
+    for cell in soup.select("div.jp-CodeCell"):
+        cell["data-search-exclude"] = ""
+        alt = info.get("alts", {}).get(cell.get("id", "").removeprefix("cell-id="))
+        for img in cell.select(".jp-RenderedImage img"):
+            img["alt"] = alt or "Figure drawn by the code above."
+    for cell_id in sorted(info.get("answers", ())):
+        cell = soup.find(id=f"cell-id={cell_id}")
+        if cell is None:
+            continue
+        details = soup.new_tag("details", attrs={"class": "esm-answer"})
+        summary = soup.new_tag("summary")
+        summary.string = ANSWER_SUMMARY
+        cell.wrap(details)
+        details.insert(0, summary)
+    _admonitions(soup)
+    setup = _url(files, "setup.md", page)
+    for link in soup.select(f'a[href="{SETUP_LINK}"]'):
+        link["href"] = setup or "#"
+    download = info.get("download")
+    title = soup.find("h1")
+    if download and title is not None:
+        button = soup.new_tag("a", attrs={
+            "class": "md-button esm-download", "download": Path(download).name,
+            "href": _url(files, download, page)})
+        button.string = f"Download the lab notebook ({Path(download).name})"
+        paragraph = soup.new_tag("p")
+        paragraph.append(button)
+        title.insert_after(paragraph)
+    return str(soup)
+
+
+def _admonitions(soup) -> None:
+    """"By the end of this lab you can" + its list, and "Key points" + its list, as admonitions."""
+    for strong in soup.find_all("strong"):
+        paragraph = strong.parent
+        if (strong.get_text(strip=True).startswith("By the end of this lab")
+                and paragraph.name == "p" and paragraph.get_text(strip=True) ==
+                strong.get_text(strip=True)):
+            _boxed(soup, paragraph, strong.get_text(strip=True), "abstract")
+    for heading in soup.find_all(["h2", "h3"]):
+        if heading.get_text(strip=True).rstrip("¶").strip() == "Key points":
+            _boxed(soup, heading, "Key points", "success", keep_heading=True)
+
+
+def _boxed(soup, start, title: str, kind: str, keep_heading: bool = False) -> None:
+    items = start.find_next_sibling()
+    if items is None or items.name not in ("ul", "ol"):
+        return
+    box = soup.new_tag("div", attrs={"class": f"admonition {kind}"})
+    head = soup.new_tag("p", attrs={"class": "admonition-title"})
+    head.string = title
+    box.append(head)
+    start.insert_before(box)
+    if keep_heading:  # the heading stays (the table of contents links to it), visually hidden
+        start["class"] = start.get("class", []) + ["esm-visually-hidden"]
+        box.insert_before(start)
+    else:
+        start.decompose()
+    box.append(items.extract())
 
 
 def plotly_block(page, files) -> str:
