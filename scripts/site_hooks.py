@@ -96,6 +96,18 @@ API_MODULES = [
                         "esmlab.filtering", "esmlab.streams.destinations", "esmlab.batch_response"]),
 ]
 
+# What the API page shows of a module, where not everything without an underscore is for the
+# reader: Lab's other methods are the interface the pollers call, Trace.add is how they record.
+API_MEMBERS = {
+    "esmlab.lab": {"Lab": ["now", "client", "function", "run", "conservation",
+                           "stream_conservation", "close", "trace", "clock", "random"]},
+    "esmlab.trace": {"Trace": ["events", "invocations", "of", "count", "empty_receives", "frame",
+                               "invocations_frame", "fingerprint"],
+                     "Event": None, "Invocation": None, "peak_concurrency": None},
+}
+# Sphinx roles (:func:`x`) in docstrings, which mkdocstrings would show as written.
+_SPHINX_ROLE = re.compile(r":(?:py:)?(?:func|class|data|mod|meth|attr|exc|obj|const):(?=<code>)")
+
 # Pages of the nav written by other people: a placeholder is served while they do not exist.
 PLACEHOLDERS = {
     "instructor.md": (
@@ -322,7 +334,16 @@ def api_page() -> str:
         if names:
             lines += [f"## {title}", ""]
             for name in names:
-                lines += [f"::: {name}", "    options:", "      heading_level: 3", ""]
+                if name not in API_MEMBERS:
+                    lines += [f"::: {name}", "    options:", "      heading_level: 3", ""]
+                    continue
+                lines += [f"::: {name}", "    options:", "      heading_level: 3",
+                          "      members: false", ""]
+                for member, shown in API_MEMBERS[name].items():
+                    lines += [f"::: {name}.{member}", "    options:", "      heading_level: 4"]
+                    if shown is not None:
+                        lines += [f"      members: [{', '.join(shown)}]"]
+                    lines += [""]
     return "\n".join(lines)
 
 
@@ -438,6 +459,8 @@ def on_page_content(html_text, page, config, files):
         html_text = html_text.replace(PLOTLY_PLACEHOLDER, plotly_block(page, files))
     if page.file.src_uri.endswith(".ipynb"):
         html_text = lab_page(html_text, page, files)
+    if page.file.src_uri == "api.md":
+        html_text = _SPHINX_ROLE.sub("", html_text).replace("<code>~", "<code>")
     return html_text
 
 
