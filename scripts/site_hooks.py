@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import copy
-import html
 import logging
 import os
 import re
@@ -560,7 +559,7 @@ def plotly_block(page, files) -> str:
                          config={"displaylogo": False, "responsive": True,
                                  "modeBarButtonsToRemove": ["toImage"]})
     return (f'<figure class="esm-plotly">\n<script src="{js_url}"></script>\n{div}\n'
-            f"<figcaption>{html.escape(caption)}</figcaption>\n</figure>")
+            f"<figcaption>{caption}</figcaption>\n</figure>")  # the caption is HTML (a link)
 
 
 # --- 4. offline ------------------------------------------------------------------------------
