@@ -228,7 +228,10 @@ def figure_alts(nb) -> dict[str, str]:
         for name, function in inspect.getmembers(mod, inspect.isfunction):
             if name.startswith("draw") or name.endswith("timeline"):
                 doc = inspect.getdoc(function) or ""
-                described.setdefault(name, " ".join(doc.split("\n\n")[0].split()))
+                text = " ".join(doc.split("\n\n")[0].split())
+                if text.startswith("Draw "):  # "Draw one bar per ..." describes the picture
+                    text = text[5].upper() + text[6:]
+                described.setdefault(name, text)
     alts, heading = {}, ""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
