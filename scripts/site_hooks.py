@@ -209,6 +209,13 @@ def answer_cells(nb) -> set[str]:
             if cell.get("metadata", {}).get("nbgrader", {}).get("solution") and cell.get("id")}
 
 
+def check_cells(nb) -> set[str]:
+    """Ids of the graded check cells (their output, run on the answer, gives the answer away)."""
+    return {cell.get("id") for cell in nb.cells
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade")
+            and not cell.get("metadata", {}).get("nbgrader", {}).get("solution") and cell.get("id")}
+
+
 def figure_alts(nb) -> dict[str, str]:
     """Alt text for each code cell that draws a figure, by cell id.
 
@@ -413,7 +420,8 @@ def on_files(files, config):
         download = f"{NOTEBOOKS}/{learner.name}" if learner.exists() else None
         if download:  # the learner's copy (answers removed), for the page's download button
             files.append(File.generated(config, download, abs_src_path=str(learner)))
-        _state["labs"][src_uri] = {"answers": answer_cells(nb), "alts": figure_alts(nb),
+        _state["labs"][src_uri] = {"answers": answer_cells(nb), "checks": check_cells(nb),
+                                   "alts": figure_alts(nb),
                                    "download": download}
     # 2. reference
     _importable()
@@ -474,8 +482,9 @@ def _url(files, path: str, page) -> str | None:
 def lab_page(html_text: str, page, files) -> str:
     """A lab page as the site shows it.
 
-    * every exercise answer (an nbgrader solution cell, input and output) is collapsed in a
-      ``<details>`` block behind "Show the answer";
+    * every exercise answer (an nbgrader solution cell, input and output, with the check cell
+      right after it, whose message shows the answer) is collapsed in a ``<details>`` block
+      behind "Show the answer";
     * "By the end of this lab you can" and "Key points" become Material admonitions;
     * a button under the title downloads the learner's notebook (from ``labs/``);
     * figures get alt text (``figure_alts``), the widget note links to Setup;
@@ -503,6 +512,12 @@ def lab_page(html_text: str, page, files) -> str:
         summary.string = ANSWER_SUMMARY
         cell.wrap(details)
         details.insert(0, summary)
+        # The check that follows the answer ran on it, so its message shows the answer too.
+        following = details.find_next_sibling()
+        while following is not None and following.get("id", "").removeprefix("cell-id=") in \
+                info.get("checks", ()):
+            details.append(following.extract())
+            following = details.find_next_sibling()
     _admonitions(soup)
     setup = _url(files, "setup.md", page)
     for link in soup.select(f'a[href="{SETUP_LINK}"]'):
