@@ -469,6 +469,9 @@ def on_page_content(html_text, page, config, files):
         html_text = html_text.replace(PLOTLY_PLACEHOLDER, plotly_block(page, files))
     if page.file.src_uri.endswith(".ipynb"):
         html_text = lab_page(html_text, page, files)
+    if page.file.src_uri.startswith("reference/"):
+        # The reference quotes AWS's messages and parameter names verbatim: no tooltips in them.
+        html_text = re.sub(r"<abbr[^>]*>(.*?)</abbr>", r"\1", html_text, flags=re.DOTALL)
     if page.file.src_uri == "api.md":
         html_text = _SPHINX_ROLE.sub("", html_text).replace("<code>~", "<code>")
     return html_text

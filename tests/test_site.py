@@ -369,7 +369,9 @@ PAGE_CHECK = """() => {
   }
   for (const out of document.querySelectorAll('.jp-OutputArea-output')) {
     const hasMedia = out.querySelector('img, svg, canvas, table, iframe, .esm-widget-note');
-    if (!hasMedia && out.innerText.trim() === '') problems.push('blank output area');
+    // innerText is what is rendered: inside a collapsed answer, read the text itself
+    const text = out.closest('details:not([open])') ? out.textContent : out.innerText;
+    if (!hasMedia && text.trim() === '') problems.push('blank output area');
   }
   const widgets = '.jupyter-widgets, .widget-area, .jp-LinkedOutputView';
   for (const w of document.querySelectorAll(widgets)) problems.push('an unrendered widget area');
@@ -389,7 +391,7 @@ PAGE_CHECK = """() => {
   }
   // Raster figures are drawn at least as wide as they are shown.
   for (const img of document.querySelectorAll('.md-content img')) {
-    if (img.src.endsWith('.svg') || !img.complete || img.getClientRects().length === 0) continue;
+    if (img.src.endsWith('.svg') || !img.complete || !img.checkVisibility()) continue;
     if (img.naturalWidth + 1 < img.getBoundingClientRect().width)
       problems.push(`a figure shown at ${Math.round(img.getBoundingClientRect().width)} px is ` +
                     `drawn ${img.naturalWidth} px wide`);
@@ -399,7 +401,7 @@ PAGE_CHECK = """() => {
   for (const answer of document.querySelectorAll('details.esm-answer')) {
     if (answer.open) problems.push('an answer is open');
     const cell = answer.querySelector('.jp-Cell');
-    if (cell && cell.getClientRects().length > 0) problems.push('an answer is visible');
+    if (cell && cell.checkVisibility()) problems.push('an answer is visible');
   }
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href);
   const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
