@@ -26,7 +26,17 @@ At every build:
    another host fails the build. Known notebook leftovers (an empty MathJax ``<script src="">``,
    the mermaid import nbconvert adds) are removed first.
 
-5. **Missing pages.** A page in the nav that is written by someone else and does not exist yet
+5. **Lab pages** (``lab_page``): exercise answers collapsed behind "Show the answer", objectives
+   and key points as admonitions, a button that downloads the learner's notebook from ``labs/``
+   (served under ``notebooks/``), alt text on figures, Material's heading anchors, code cells
+   left out of search.
+
+6. **Glossary and search.** The glossary's terms become abbreviations appended to every page
+   (tooltips where a term is used; not on the reference pages, which quote AWS verbatim); the
+   glossary and the reference are boosted in search; Sphinx roles on the API page are shown as
+   code.
+
+7. **Missing pages.** A page in the nav that is written by someone else and does not exist yet
    (``instructor.md``) or a lab whose solution notebook does not exist yet gets a short
    placeholder page, so that the nav and ``--strict`` builds stay valid.
 """

@@ -3,7 +3,9 @@
 The site is built once per test session into a temporary directory (the build executes every
 solution notebook, so a lab that fails to run fails here). Then a local HTTP server serves it on
 127.0.0.1 and Chromium loads every page, failing on console errors, requests to other hosts,
-broken images, blank widget areas, pages wider than the screen and broken internal links.
+broken images, blank widget areas, pages wider than the screen (at 1280 and 390 px), code blocks
+and text diagrams that are cut off instead of scrolling, figures shown wider than they are drawn
+or without alt text, exercise answers not collapsed, and broken internal links.
 
 Chromium is Debian's ``chromium`` (``/usr/bin/chromium``; .ci/run installs it), driven by
 playwright-python with ``executable_path``: playwright's own browser download is never used.
