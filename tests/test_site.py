@@ -246,6 +246,14 @@ def test_glossary_anchors_tooltips_and_search(site):
     assert 'data-md-color-media="(prefers-color-scheme)"' in home, "no system palette"
 
 
+def test_instructor_guide_lists_render_as_lists(site):
+    page = html(site, "instructor/")
+    assert re.search(r"<li>\s*(?:<p>)?Read each lab's solution notebook", page), \
+        "a numbered item of the instructor guide merged into the paragraph above it"
+    assert not re.search(r"<p>[^<]*(?:<[^>]+>[^<]*)*?\s\d\. [A-Z]", page.split("<!-- BEGIN")[0]
+                         if "<!-- BEGIN" in page else "")
+
+
 def test_api_page_shows_public_names_without_sphinx_roles(site):
     page = html(site, "api/")
     text = text_of(page)
