@@ -17,12 +17,12 @@ Sources:
 
 - event filtering, and the recorded V5 message: https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
   and observed behaviour of the AWS API (recorded 2025).
-- §1.1 ``FilterCriteria`` row: up to 5 filters (default quota, can be raised to 10), ``Pattern`` at
+- ``FilterCriteria`` (API reference, and the page above): up to 5 filters (default quota, can be raised to 10), ``Pattern`` at
   most 4,096 characters (same page; the length is also the API model's constraint on ``Pattern``,
   https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html).
-- §1.2 rule 10: ``{"Filters": []}`` is accepted (the response then omits ``FilterCriteria``;
+- recorded (2025): ``{"Filters": []}`` is accepted (the response then omits ``FilterCriteria``;
   that part is for the mapping API).
-- Record shapes: §3.1 (SQS), §3.3 (Kinesis), §3.4 (DynamoDB).
+- Record shapes: the SQS, Kinesis and DynamoDB records recorded from AWS (2025).
 
 The matcher is moto's
 ---------------------
@@ -62,10 +62,10 @@ These are simulator decisions, not AWS facts (labelled MODELLING CHOICE, as ever
   ``max_filters`` (default 5) models a raised quota, up to 10.
 - **MODELLING CHOICE V-1b (Pattern longer than 4,096 characters).** The limit is an API model
   constraint; the message was not recorded. We raise code ``ValidationException`` (as Lambda does
-  for other model constraints, §6.2 V3) with a message in Lambda's standard constraint format
-  (§6.3), prefixed ``[esmlab]``.
+  for other model constraints, the recorded V3) with a message in Lambda's standard constraint format
+  (an inference), prefixed ``[esmlab]``.
 - **MODELLING CHOICE V-2 (invalid patterns beyond V5).** All of these raise the V5 message
-  ``Invalid filter pattern definition.`` (§2.10 says invalid patterns are rejected with it; only
+  ``Invalid filter pattern definition.`` (DOCS says invalid patterns are rejected with it; only
   the V5 cases were recorded): an empty ``Pattern`` string; a missing ``Pattern`` key; a JSON value
   that is not an object (``null``, string, number, array); an empty object at any level (``{}``,
   ``{"body": {}}``, which moto would treat as "match everything"); ``NaN``/``Infinity``; a rule that
@@ -74,10 +74,10 @@ These are simulator decisions, not AWS facts (labelled MODELLING CHOICE, as ever
   ``[op, number]`` or ``[">"|">=", n, "<"|"<=", m]``, a ``cidr`` that is not a network); a
   ``$or`` that is not a non-empty list of objects.
 - **MODELLING CHOICE V-3 (shapes the SDK rejects).** A ``Pattern`` that is not a string, or
-  ``Filters`` that is not a list, never reach AWS (botocore rejects them, §6.2). If one reaches
+  ``Filters`` that is not a list, never reach AWS (botocore rejects them). If one reaches
   :func:`validate` anyway, it raises ``InvalidFilter`` with an ``[esmlab]`` message.
   ``FilterCriteria`` ``None``, ``{}`` or ``{"Filters": []}`` mean "no filter": ``[]``.
-- **MODELLING CHOICE M-1 (SQS body).** The pattern is applied to the SQS record (§3.1) with
+- **MODELLING CHOICE M-1 (SQS body).** The pattern is applied to the SQS record (as recorded) with
   ``body`` replaced by the decoded JSON when the body is a JSON *object*. Any other body (plain
   text, or JSON that is an array, string or number) stays the original string. A pattern whose
   ``body`` is an object (it tests body fields) never matches such a message, not even with
@@ -97,8 +97,8 @@ These are simulator decisions, not AWS facts (labelled MODELLING CHOICE, as ever
   filterable. If ``data`` is not base64 of UTF-8 JSON *object* text, every pattern that mentions
   ``data`` fails ("both the data field and your filter criteria for the data field must be in valid
   JSON format", invocation-eventfiltering page); so does a pattern whose ``data`` is not an object.
-  The delivered record is not changed: ``data`` stays base64 (§2.10).
-- **MODELLING CHOICE M-3 (DynamoDB).** The pattern is applied to the record as is (§3.4), with
+  The delivered record is not changed: ``data`` stays base64 (DOCS).
+- **MODELLING CHOICE M-3 (DynamoDB).** The pattern is applied to the record as is (as recorded), with
   its attribute-type layer (``{"S": ...}``, ``{"N": ...}``): no special handling is needed to
   reproduce the recorded behaviours.
 - **MODELLING CHOICE M-4.** An empty pattern list matches every record (no filter).

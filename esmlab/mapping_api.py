@@ -40,7 +40,7 @@ _active_lab = None
 
 
 class ApiError(Exception):
-    """An AWS error answer: code, HTTP status, message (and the body shape of §6.1)."""
+    """An AWS error answer: code, HTTP status, message (and the recorded body shape)."""
 
     def __init__(self, code, message, status=400):
         super().__init__(message)
@@ -294,7 +294,7 @@ def _lab_epoch() -> float:
 
 
 def stream_config(params) -> dict:
-    """A stream mapping's configuration with the defaults of §1.1 and §5.2."""
+    """A stream mapping's configuration with the API reference's defaults, as recorded."""
     return {
         "StartingPosition": params["StartingPosition"],
         "StartingPositionTimestamp": params.get("StartingPositionTimestamp"),

@@ -1,7 +1,7 @@
 """Can this execution role do that? IAM identity-policy evaluation for Lambda execution roles.
 
 The mapping API uses this to reject a mapping whose role cannot read its source (recorded errors
-V14 for SQS, V15 for Kinesis and DynamoDB Streams) and to check on-failure destinations (§2.6).
+V14 for SQS, V15 for Kinesis and DynamoDB Streams) and to check on-failure destinations (kinesis-on-failure-destination).
 
     allowed(role_arn, "sqs:ReceiveMessage", queue_arn)          -> bool
     required_actions("sqs")                                      -> ("sqs:ReceiveMessage", ...)
@@ -67,7 +67,7 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 # The actions Lambda needs on the event source (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html,
 # with-kinesis.html, with-ddb.html). kms:Decrypt (SQS queue encrypted
 # with a customer managed KMS key) is left out: it is conditional and its resource is the key, not
-# the queue. kinesis:ListStreams is console-only (§2.8), so it is not required.
+# the queue. kinesis:ListStreams is console-only (services-kinesis-create), so it is not required.
 SOURCE_ACTIONS = {
     "sqs": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
     "kinesis": (
@@ -95,7 +95,7 @@ DESTINATION_ACTIONS = {
     "s3": ("s3:PutObject", "s3:ListBucket"),
 }
 
-# An object key of the documented form (§4.5), used for s3:PutObject when none is given.
+# An object key of the recorded form, used for s3:PutObject when none is given.
 S3_EXAMPLE_KEY = (
     "aws/lambda/00000000-0000-0000-0000-000000000000/shardId-000000000000/"
     "2025/01/01/2025-01-01T00.00.00-00000000-0000-0000-0000-000000000000"
@@ -160,7 +160,7 @@ def missing_destination(role_arn: str, kind: str, destination_arn: str,
     """The actions of :func:`destination_actions` the role may not perform on the destination.
 
     For S3, ``destination_arn`` is the bucket ARN: ``s3:ListBucket`` is checked on the bucket and
-    ``s3:PutObject`` on the object ``<bucket-arn>/<object_key>`` (the key form of §4.5 by default).
+    ``s3:PutObject`` on the object ``<bucket-arn>/<object_key>`` (the recorded key form by default).
     """
     def resource(action):
         if action == "s3:PutObject":

@@ -14,28 +14,28 @@ next records (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-de
 What is modelled (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html,
 https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html, and the payloads recorded in 2025):
 
-- The record's keys and key order are the recorded ones (§4.1): ``requestContext`` (``requestId``,
+- The record's keys and key order are the recorded ones: ``requestContext`` (``requestId``,
   ``functionArn``, ``condition``, ``approximateInvokeCount``), ``responseContext``
   (``statusCode`` 200, ``executedVersion`` ``"$LATEST"``, ``functionError``), ``version``
   ``"1.0"``, ``timestamp``, then ``KinesisBatchInfo`` (``shardId``, ``startSequenceNumber``,
   ``endSequenceNumber``, ``approximateArrivalOfFirstRecord``, ``approximateArrivalOfLastRecord``,
   ``batchSize``, ``streamArn``).
 - ``functionError`` is kept as ``null`` when the failure was not a thrown error (an invalid
-  partial batch response, §4.1).
-- DynamoDB (§4.2): the batch key is ``DDBStreamBatchInfo`` and the two arrival times have no
+  partial batch response).
+- DynamoDB: the batch key is ``DDBStreamBatchInfo`` and the two arrival times have no
   milliseconds (``"2025-11-25T09:30:00Z"``); Kinesis arrival times and the top-level
   ``timestamp`` always have them (``"2025-11-25T09:30:00.123Z"``).
-- ``RecordAgeExceeded`` (§4.3): no ``responseContext`` at all.
+- ``RecordAgeExceeded``: no ``responseContext`` at all.
 - SQS: the record is the message body. SNS: the record is the notification ``Message``; an SQS
-  subscriber of the topic receives SNS's own envelope (§4.4), which moto's SNS->SQS subscription
+  subscriber of the topic receives SNS's own envelope (as recorded), which moto's SNS->SQS subscription
   builds (``Type`` "Notification", ``TopicArn``, ``Message``, ...). S3: the record plus
   ``"payload"`` at ``aws/lambda/<ESM-UUID>/<shardId>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>``,
-  one object per discarded batch (§4.5).
+  one object per discarded batch (as recorded).
 - A FIFO queue or FIFO topic is not a supported target: delivery fails and counts as
-  ``DestinationDeliveryFailures`` (§1.2 rule 8). So does any error from the target service
+  ``DestinationDeliveryFailures`` (kinesis-on-failure-destination). So does any error from the target service
   (missing queue, topic or bucket).
 
-Permissions (``sqs:SendMessage``, ``sns:Publish``, ``s3:PutObject`` + ``s3:ListBucket``, §2.8)
+Permissions (``sqs:SendMessage``, ``sns:Publish``, ``s3:PutObject`` + ``s3:ListBucket``, kinesis-on-failure-destination)
 are checked by the caller, which passes the outcome as ``permitted``.
 
 Sources:
@@ -50,7 +50,7 @@ sources disagree, so either is accepted). esmlab writes the structure: the event
 received it.
 
 MODELLING CHOICE (serialisation): the SQS body, SNS message and S3 object are compact JSON
-(``separators=(",", ":")``), as in the recorded SNS ``Message`` of §4.4; the key order is the
+(``separators=(",", ":")``), as in the recorded SNS ``Message``; the key order is the
 record's. Whitespace in the real bodies was not otherwise recorded.
 
 MODELLING CHOICE (times): epoch seconds are formatted in UTC. Milliseconds are rounded to the
