@@ -9,9 +9,9 @@ https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html). Dr
 records is the pollers' job; this module only answers "is the filter valid?" and "does this record
 pass?":
 
-- :func:`validate` turns the API's ``FilterCriteria`` into a list of parsed patterns, or raises
-  :class:`InvalidFilter`.
-- :func:`matches` says whether one record (as it appears in the function's ``Records``) passes.
+- `validate` turns the API's ``FilterCriteria`` into a list of parsed patterns, or raises
+  `InvalidFilter`.
+- `matches` says whether one record (as it appears in the function's ``Records``) passes.
 
 Sources:
 
@@ -42,7 +42,7 @@ What this module adds (ESM-specific, or gaps in moto)
 -----------------------------------------------------
 1. **V5 cases moto does not reject cleanly.** moto's parser crashes (``AttributeError``) on a
    ``Pattern`` of ``"null"`` or a JSON string, and treats ``""`` as "match everything". Here every
-   V5 case raises :class:`InvalidFilter` with the recorded message ``Invalid filter pattern
+   V5 case raises `InvalidFilter` with the recorded message ``Invalid filter pattern
    definition.``
 2. **Operator checks.** moto never checks operators: an unknown operator (``{"bogus": 1}``)
    matches any value that is present, and a malformed ``numeric`` (``["!=", 1]``) raises ``KeyError`` while
@@ -57,7 +57,7 @@ These are simulator decisions, not AWS facts (labelled MODELLING CHOICE, as ever
 
 - **MODELLING CHOICE V-1 (more than 5 filters).** AWS documents that it "will return an error"
   when a mapping has more filters than the account's quota allows, but no message was
-  recorded. :func:`validate` raises ``InvalidFilter`` with code ``InvalidParameterValueException``
+  recorded. `validate` raises ``InvalidFilter`` with code ``InvalidParameterValueException``
   (HTTP 400) and a message of our own, prefixed ``[esmlab]`` to mark it as not AWS text.
   ``max_filters`` (default 5) models a raised quota, up to 10.
 - **MODELLING CHOICE V-1b (Pattern longer than 4,096 characters).** The limit is an API model
@@ -75,7 +75,7 @@ These are simulator decisions, not AWS facts (labelled MODELLING CHOICE, as ever
   ``$or`` that is not a non-empty list of objects.
 - **MODELLING CHOICE V-3 (shapes the SDK rejects).** A ``Pattern`` that is not a string, or
   ``Filters`` that is not a list, never reach AWS (botocore rejects them). If one reaches
-  :func:`validate` anyway, it raises ``InvalidFilter`` with an ``[esmlab]`` message.
+  `validate` anyway, it raises ``InvalidFilter`` with an ``[esmlab]`` message.
   ``FilterCriteria`` ``None``, ``{}`` or ``{"Filters": []}`` mean "no filter": ``[]``.
 - **MODELLING CHOICE M-1 (SQS body).** The pattern is applied to the SQS record (as recorded) with
   ``body`` replaced by the decoded JSON when the body is a JSON *object*. Any other body (plain
@@ -158,7 +158,7 @@ class InvalidFilter(Exception):
 
 
 def validate(filter_criteria: dict | None, max_filters: int = MAX_FILTERS) -> list[dict]:
-    """The parsed patterns of an API ``FilterCriteria``, or :class:`InvalidFilter`.
+    """The parsed patterns of an API ``FilterCriteria``, or `InvalidFilter`.
 
     ``None``, ``{}`` and ``{"Filters": []}`` give ``[]`` (no filtering; DOCS).
     ``max_filters`` is the account's quota: 5 by default, at most 10.
@@ -319,7 +319,7 @@ def _check_rule(rule: Any) -> None:
 def matches(patterns: list[dict], record: dict, source: str) -> bool:
     """Whether ``record`` passes the filter: it matches at least one of ``patterns``.
 
-    ``patterns`` is what :func:`validate` returned (an empty list lets every record through).
+    ``patterns`` is what `validate` returned (an empty list lets every record through).
     ``record`` is one element of the function event's ``Records``; ``source`` is ``"sqs"``,
     ``"kinesis"`` or ``"dynamodb"``. The record is not modified.
     """

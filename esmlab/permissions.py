@@ -146,7 +146,7 @@ def allowed(role_arn: str, action: str, resource: str, account_id: str = DEFAULT
 
 def missing(role_arn: str, source: str, source_arn: str,
             account_id: str = DEFAULT_ACCOUNT_ID) -> list[str]:
-    """The actions of :func:`required_actions` the role may not perform on ``source_arn``.
+    """The actions of `required_actions` the role may not perform on ``source_arn``.
 
     ``source_arn``: the queue ARN, the Kinesis stream ARN, or the DynamoDB *stream* ARN
     (``arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>``). Empty means allowed.
@@ -157,7 +157,7 @@ def missing(role_arn: str, source: str, source_arn: str,
 def missing_destination(role_arn: str, kind: str, destination_arn: str,
                         account_id: str = DEFAULT_ACCOUNT_ID, object_key: str = S3_EXAMPLE_KEY
                         ) -> list[str]:
-    """The actions of :func:`destination_actions` the role may not perform on the destination.
+    """The actions of `destination_actions` the role may not perform on the destination.
 
     For S3, ``destination_arn`` is the bucket ARN: ``s3:ListBucket`` is checked on the bucket and
     ``s3:PutObject`` on the object ``<bucket-arn>/<object_key>`` (the recorded key form by default).

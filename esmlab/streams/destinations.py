@@ -59,7 +59,7 @@ second) after that rounding, so the S3 key's time always equals the seconds of `
 
 MODELLING CHOICE (SNS envelope): the envelope an SQS subscriber sees is moto's, not esmlab's.
 moto writes ``SignatureVersion`` "2" (the recording shows "1") and a pretty-printed body; the
-``Message`` string inside it is exactly what :func:`deliver` published.
+``Message`` string inside it is exactly what `deliver` published.
 
 MODELLING CHOICE (regions): the destination is reached with the client that ``clients`` returns
 for its service, i.e. in the lab's Region. A cross-Region target is not modelled.
