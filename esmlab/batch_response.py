@@ -1,8 +1,8 @@
 """How Lambda reads a partial batch response (``ReportBatchItemFailures``).
 
-Fact base §2.5 (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html,
+Sources: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html,
 https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html and
-recorded API behaviour):
+recorded API behaviour:
 
 * success: nothing/``null``, ``{}``, ``[]``, ``{"batchItemFailures": []}`` or ``null`` list;
 * partial: every entry has an ``itemIdentifier`` that is in the batch;

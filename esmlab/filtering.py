@@ -4,25 +4,25 @@ What it models
 --------------
 An ESM's ``FilterCriteria`` holds up to 5 ``Filters``; each ``Pattern`` is a JSON *string* in
 EventBridge pattern syntax. A record is passed to the function if it matches at least one pattern;
-SQS messages that match none are deleted, and a stream's iterator moves past them (fact base §2.10,
+SQS messages that match none are deleted, and a stream's iterator moves past them (
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html). Dropping and deleting
 records is the pollers' job; this module only answers "is the filter valid?" and "does this record
 pass?":
 
-- :func:`validate` turns the API's ``FilterCriteria`` into a list of parsed patterns, or raises
-  :class:`InvalidFilter`.
-- :func:`matches` says whether one record (as it appears in the function's ``Records``) passes.
+- `validate` turns the API's ``FilterCriteria`` into a list of parsed patterns, or raises
+  `InvalidFilter`.
+- `matches` says whether one record (as it appears in the function's ``Records``) passes.
 
-Sources (fact base ``/work/shared/reference/esm-facts.md``):
+Sources:
 
-- §2.10 event filtering and §6.2 row V5: https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
+- event filtering, and the recorded V5 message: https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
   and observed behaviour of the AWS API (recorded 2025).
-- §1.1 ``FilterCriteria`` row: up to 5 filters (default quota, can be raised to 10), ``Pattern`` at
+- ``FilterCriteria`` (API reference, and the page above): up to 5 filters (default quota, can be raised to 10), ``Pattern`` at
   most 4,096 characters (same page; the length is also the API model's constraint on ``Pattern``,
   https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html).
-- §1.2 rule 10: ``{"Filters": []}`` is accepted (the response then omits ``FilterCriteria``;
+- recorded (2025): ``{"Filters": []}`` is accepted (the response then omits ``FilterCriteria``;
   that part is for the mapping API).
-- Record shapes: §3.1 (SQS), §3.3 (Kinesis), §3.4 (DynamoDB).
+- Record shapes: the SQS, Kinesis and DynamoDB records recorded from AWS (2025).
 
 The matcher is moto's
 ---------------------
@@ -42,7 +42,7 @@ What this module adds (ESM-specific, or gaps in moto)
 -----------------------------------------------------
 1. **V5 cases moto does not reject cleanly.** moto's parser crashes (``AttributeError``) on a
    ``Pattern`` of ``"null"`` or a JSON string, and treats ``""`` as "match everything". Here every
-   V5 case raises :class:`InvalidFilter` with the recorded message ``Invalid filter pattern
+   V5 case raises `InvalidFilter` with the recorded message ``Invalid filter pattern
    definition.``
 2. **Operator checks.** moto never checks operators: an unknown operator (``{"bogus": 1}``)
    matches any value that is present, and a malformed ``numeric`` (``["!=", 1]``) raises ``KeyError`` while
@@ -53,19 +53,19 @@ What this module adds (ESM-specific, or gaps in moto)
 
 Modelling choices
 -----------------
-These are simulator decisions, not AWS facts (fact base §8.3 convention).
+These are simulator decisions, not AWS facts (labelled MODELLING CHOICE, as everywhere in esmlab).
 
 - **MODELLING CHOICE V-1 (more than 5 filters).** AWS documents that it "will return an error"
-  when a mapping has more filters than the account's quota allows, but the fact base records no
-  message. :func:`validate` raises ``InvalidFilter`` with code ``InvalidParameterValueException``
+  when a mapping has more filters than the account's quota allows, but no message was
+  recorded. `validate` raises ``InvalidFilter`` with code ``InvalidParameterValueException``
   (HTTP 400) and a message of our own, prefixed ``[esmlab]`` to mark it as not AWS text.
   ``max_filters`` (default 5) models a raised quota, up to 10.
 - **MODELLING CHOICE V-1b (Pattern longer than 4,096 characters).** The limit is an API model
   constraint; the message was not recorded. We raise code ``ValidationException`` (as Lambda does
-  for other model constraints, §6.2 V3) with a message in Lambda's standard constraint format
-  (§6.3), prefixed ``[esmlab]``.
+  for other model constraints, the recorded V3) with a message in Lambda's standard constraint format
+  (an inference), prefixed ``[esmlab]``.
 - **MODELLING CHOICE V-2 (invalid patterns beyond V5).** All of these raise the V5 message
-  ``Invalid filter pattern definition.`` (§2.10 says invalid patterns are rejected with it; only
+  ``Invalid filter pattern definition.`` (DOCS says invalid patterns are rejected with it; only
   the V5 cases were recorded): an empty ``Pattern`` string; a missing ``Pattern`` key; a JSON value
   that is not an object (``null``, string, number, array); an empty object at any level (``{}``,
   ``{"body": {}}``, which moto would treat as "match everything"); ``NaN``/``Infinity``; a rule that
@@ -74,17 +74,17 @@ These are simulator decisions, not AWS facts (fact base §8.3 convention).
   ``[op, number]`` or ``[">"|">=", n, "<"|"<=", m]``, a ``cidr`` that is not a network); a
   ``$or`` that is not a non-empty list of objects.
 - **MODELLING CHOICE V-3 (shapes the SDK rejects).** A ``Pattern`` that is not a string, or
-  ``Filters`` that is not a list, never reach AWS (botocore rejects them, §6.2). If one reaches
-  :func:`validate` anyway, it raises ``InvalidFilter`` with an ``[esmlab]`` message.
+  ``Filters`` that is not a list, never reach AWS (botocore rejects them). If one reaches
+  `validate` anyway, it raises ``InvalidFilter`` with an ``[esmlab]`` message.
   ``FilterCriteria`` ``None``, ``{}`` or ``{"Filters": []}`` mean "no filter": ``[]``.
-- **MODELLING CHOICE M-1 (SQS body).** The pattern is applied to the SQS record (§3.1) with
+- **MODELLING CHOICE M-1 (SQS body).** The pattern is applied to the SQS record (as recorded) with
   ``body`` replaced by the decoded JSON when the body is a JSON *object*. Any other body (plain
   text, or JSON that is an array, string or number) stays the original string. A pattern whose
   ``body`` is an object (it tests body fields) never matches such a message, not even with
   ``exists: false`` (recorded: plain-text bodies are dropped). A pattern that does not mention
   ``body`` (for example only ``attributes``) is applied to the other keys whatever the body is
   (an older revision of the invocation-eventfiltering page: "If you don't include body as part of
-  your FilterCriteria, Lambda skips this check"; not in the fact base). The current
+  your FilterCriteria, Lambda skips this check"). The current
   https://docs.aws.amazon.com/lambda/latest/dg/with-sqs-filtering.html says SQS ESMs "only support
   filtering on the body key"; that restriction is not enforced here. A pattern whose
   ``body`` is a list (``{"body": [{"prefix": "ERROR"}]}``) is matched against the raw string of a
@@ -97,20 +97,20 @@ These are simulator decisions, not AWS facts (fact base §8.3 convention).
   filterable. If ``data`` is not base64 of UTF-8 JSON *object* text, every pattern that mentions
   ``data`` fails ("both the data field and your filter criteria for the data field must be in valid
   JSON format", invocation-eventfiltering page); so does a pattern whose ``data`` is not an object.
-  The delivered record is not changed: ``data`` stays base64 (§2.10).
-- **MODELLING CHOICE M-3 (DynamoDB).** The pattern is applied to the record as is (§3.4), with
+  The delivered record is not changed: ``data`` stays base64 (DOCS).
+- **MODELLING CHOICE M-3 (DynamoDB).** The pattern is applied to the record as is (as recorded), with
   its attribute-type layer (``{"S": ...}``, ``{"N": ...}``): no special handling is needed to
   reproduce the recorded behaviours.
 - **MODELLING CHOICE M-4.** An empty pattern list matches every record (no filter).
 
-Known differences from EventBridge that are left in (moto behaviour, not in the fact base)
--------------------------------------------------------------------------------------------
+Known differences from EventBridge that are left in (moto behaviour, not documented by AWS)
+--------------------------------------------------------------------------------------------
 - Arrays of objects are not flattened: ``{"items": {"sku": ["a"]}}`` does not match a body
   ``{"items": [{"sku": "a"}]}`` (EventBridge matches it); likewise the elements of a DynamoDB ``L``
   list cannot be reached by a pattern.
 - Python's ``True == 1``: a pattern ``[1]`` matches ``true`` and ``numeric`` matches booleans.
 - ``wildcard`` and ``cidr`` are EventBridge operators that moto supports; whether Lambda ESMs
-  accept them is not in the fact base (unverified).
+  accept them is not documented (unverified).
 """
 
 from __future__ import annotations
@@ -126,12 +126,12 @@ from moto.events.models import EventPattern, EventPatternParser
 
 DOCS = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html"
 
-#: Recorded message for every V5 case (fact base §6.2).
+#: Recorded message for every V5 case (2025).
 INVALID_PATTERN_MESSAGE = "Invalid filter pattern definition."
-#: Default and highest raisable quota of filters per mapping (fact base §1.1, DOCS).
+#: Default and highest raisable quota of filters per mapping (DOCS).
 MAX_FILTERS = 5
 MAX_FILTERS_RAISED = 10
-#: Longest ``Pattern`` string (fact base §1.1; API model ``Pattern`` max length).
+#: Longest ``Pattern`` string (API model ``Pattern`` max length).
 MAX_PATTERN_LENGTH = 4096
 
 SOURCES = ("sqs", "kinesis", "dynamodb")
@@ -158,9 +158,9 @@ class InvalidFilter(Exception):
 
 
 def validate(filter_criteria: dict | None, max_filters: int = MAX_FILTERS) -> list[dict]:
-    """The parsed patterns of an API ``FilterCriteria``, or :class:`InvalidFilter`.
+    """The parsed patterns of an API ``FilterCriteria``, or `InvalidFilter`.
 
-    ``None``, ``{}`` and ``{"Filters": []}`` give ``[]`` (no filtering; fact base §1.2 rule 10).
+    ``None``, ``{}`` and ``{"Filters": []}`` give ``[]`` (no filtering; DOCS).
     ``max_filters`` is the account's quota: 5 by default, at most 10.
     """
     if not 1 <= max_filters <= MAX_FILTERS_RAISED:
@@ -319,7 +319,7 @@ def _check_rule(rule: Any) -> None:
 def matches(patterns: list[dict], record: dict, source: str) -> bool:
     """Whether ``record`` passes the filter: it matches at least one of ``patterns``.
 
-    ``patterns`` is what :func:`validate` returned (an empty list lets every record through).
+    ``patterns`` is what `validate` returned (an empty list lets every record through).
     ``record`` is one element of the function event's ``Records``; ``source`` is ``"sqs"``,
     ``"kinesis"`` or ``"dynamodb"``. The record is not modified.
     """

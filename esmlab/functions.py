@@ -14,13 +14,15 @@ import zipfile
 from dataclasses import dataclass
 
 # The three AWS managed policies a default execution role carries, so that a mapping on any
-# source works out of the box (fact base §2.8).
+# source works out of the box
+# (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/).
 MANAGED_POLICIES = (
     "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
     "arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole",
     "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
 )
-# The default role may also write to on-failure destinations (fact base §2.6 lists the actions),
+# The default role may also write to on-failure destinations (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+# lists the actions),
 # so error-handling labs work without IAM set-up. The IAM lab builds its roles explicitly.
 DESTINATION_POLICY = json.dumps(
     {

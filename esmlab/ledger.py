@@ -114,7 +114,7 @@ def conservation(lab) -> Conservation:
 class StreamLedger:
     """Per mapping, the fate of every stream record it read.
 
-    Each mapping on a stream gets every record (§2.13), so fates are kept per mapping:
+    Each mapping on a stream gets every record (observed in AWS, 2025), so fates are kept per mapping:
     ``in_flight`` (read, not finished), ``processed``, ``filtered``, ``destination`` (discarded
     and written to the on-failure destination), ``dropped`` (discarded with no destination, or
     delivery failed), ``expired`` (left the stream's retention before it was processed).

@@ -1,8 +1,8 @@
 """Parameter ranges, defaults and the mapping API's error messages: one place for the numbers.
 
 The simulator validates with these values and the site's reference pages are generated from them,
-so the two cannot disagree. Each entry names its source (fact base ``esm-facts.md`` and the AWS
-pages it cites).
+so the two cannot disagree. Each entry names its source: the AWS page, or the AWS
+responses recorded in 2025.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ API = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMappin
 SQS_PARAMS = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html"
 SQS_SCALING = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html"
 SQS_CONFIGURE = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"
-RECORDED = "observed behaviour of the AWS API (recorded 2025), fact base §5-§6"
+RECORDED = "observed behaviour of the AWS API (recorded 2025)"
 
-#: (minimum, maximum) of numeric parameters, from the API model (fact base §1.1).
+#: (minimum, maximum) of numeric parameters, from the API model (API, above).
 RANGES = {
     "BatchSize": (1, 10_000),
     "MaximumBatchingWindowInSeconds": (0, 300),
@@ -24,15 +24,16 @@ RANGES = {
     "ScalingConfig.MaximumConcurrency": (2, 1_000),
 }
 
-#: Defaults per source kind (fact base §1.1 and §5.2).
+#: Defaults per source kind (API, above; the recorded Create responses).
 DEFAULT_BATCH_SIZE = {"sqs": 10, "kinesis": 100, "dynamodb": 100}
 FIFO_MAX_BATCH_SIZE = 10  # SQS_PARAMS
 SQS_MAX_BATCH_WITHOUT_WINDOW = 10  # API, rule V1
 
-#: The synchronous invocation payload limit that closes a batch early (fact base §1.2 rule 3).
+#: The synchronous invocation payload limit that closes a batch early
+#: (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html).
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
-#: SQS scaling (fact base §2.1, SQS_SCALING).
+#: SQS scaling (SQS_SCALING).
 SQS_START_CONCURRENCY = 5
 SQS_SCALE_UP_PER_MINUTE = 300
 SQS_MAX_CONCURRENCY = 1_250
@@ -42,7 +43,7 @@ SQS_IDLE_CONCURRENCY = 2
 SQS_LONG_POLL_SECONDS = 20
 SQS_MAX_MESSAGES_PER_RECEIVE = 10
 
-#: Exact messages recorded from AWS (fact base §6.2); ``{}`` fields are filled in.
+#: Exact messages recorded from AWS (2025); ``{}`` fields are filled in.
 MESSAGES = {
     "V1": "Maximum batch window in seconds must be greater than 0 if maximum batch size is "
     "greater than 10",
@@ -69,7 +70,7 @@ MESSAGES = {
     "GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.",
 }
 
-#: Rejections AWS documents but whose text was never recorded (fact base §6.3). esmlab words
+#: Rejections AWS documents but whose text was never recorded. esmlab words
 #: them itself and says so, rather than passing its words off as AWS's.
 UNRECORDED = {
     "fifo_batch": "[esmlab] FIFO queues accept a BatchSize of at most 10 (AWS rejects this; "
@@ -95,7 +96,7 @@ UNRECORDED = {
 
 
 def range_message(param: str, value, bound: int, above: bool) -> str:
-    """Lambda's standard constraint message (fact base §6.3: applying it here is an inference)."""
+    """Lambda's standard constraint message (recorded for another parameter: applying it here is an inference)."""
     name = param[0].lower() + param[1:]
     relation = "less than or equal to" if above else "greater than or equal to"
     return (

@@ -1,6 +1,6 @@
 """An event source mapping: its configuration, its state machine and its API response.
 
-States and transitions follow fact base §5.3. MODELLING CHOICE M8: every transitional state
+States and transitions follow the responses recorded from AWS (2025). MODELLING CHOICE M8: every transitional state
 (``Creating``, ``Enabling``, ``Updating``, ``Disabling``, ``Deleting``) lasts
 :data:`TRANSITION_SECONDS` of simulated time; pollers start when the state becomes ``Enabled``.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 TRANSITION_SECONDS = 2.0
 
-# Keys an SQS mapping's response carries, in the order Lambda's API documents them (§5.2).
+# Keys an SQS mapping's response carries, in the order Lambda's API returns them (recorded 2025).
 SQS_KEYS = (
     "UUID",
     "BatchSize",
@@ -29,7 +29,7 @@ SQS_KEYS = (
     "EventSourceMappingArn",
 )
 
-# Keys of a Kinesis or DynamoDB Streams mapping's response (§5.2), in the API's order.
+# Keys of a Kinesis or DynamoDB Streams mapping's response (recorded 2025), in the API's order.
 STREAM_KEYS = (
     "UUID",
     "StartingPosition",
@@ -94,7 +94,7 @@ class EventSourceMapping:
         if scaling and scaling.get("MaximumConcurrency") is not None:
             values["ScalingConfig"] = dict(scaling)
         filters = (self.config.get("FilterCriteria") or {}).get("Filters")
-        if filters:  # an empty filter list is accepted and then omitted (§1.2 rule 10)
+        if filters:  # an empty filter list is accepted and then omitted (recorded 2025)
             values["FilterCriteria"] = {"Filters": [dict(f) for f in filters]}
         if self.config.get("MetricsConfig"):
             values["MetricsConfig"] = self.config["MetricsConfig"]

@@ -3,7 +3,7 @@
 Every boto3 Lambda client made while a Lab is open (``lab.client("lambda")`` or plain
 ``boto3.client("lambda")``) sends these five operations here: botocore validates the parameters
 client-side as usual, then this module answers with AWS's response shape, defaults, HTTP status
-and errors (fact base §5-§6). moto never learns about the mapping, so it can never invoke a
+and errors (recorded from AWS in 2025; https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html). moto never learns about the mapping, so it can never invoke a
 function itself.
 """
 
@@ -40,7 +40,7 @@ _active_lab = None
 
 
 class ApiError(Exception):
-    """An AWS error answer: code, HTTP status, message (and the body shape of §6.1)."""
+    """An AWS error answer: code, HTTP status, message (and the recorded body shape)."""
 
     def __init__(self, code, message, status=400):
         super().__init__(message)
@@ -257,7 +257,7 @@ DESTINATION_SERVICES = ("sqs", "sns", "s3")
 
 
 def check_stream_params(params, kind, arn, update=False) -> None:
-    """Fact base §1.1 and §6.2 (V2-V4, V12) for Kinesis and DynamoDB Streams."""
+    """API parameter ranges and the recorded errors V2-V4, V12 for Kinesis and DynamoDB Streams."""
     position = params.get("StartingPosition")
     if not update:
         if position is None:
@@ -270,7 +270,7 @@ def check_stream_params(params, kind, arn, update=False) -> None:
             raise invalid(UNRECORDED["at_timestamp"])
         moment = params.get("StartingPositionTimestamp")
         if moment is not None and _epoch(moment) > _lab_epoch():
-            # "must not lie in the future" (fact base §1.1, API reference); text not recorded
+            # "must not lie in the future" (API reference); text not recorded
             raise invalid(UNRECORDED["future_timestamp"])
     destinations = params.get("DestinationConfig") or {}
     if destinations.get("OnSuccess"):
@@ -294,7 +294,7 @@ def _lab_epoch() -> float:
 
 
 def stream_config(params) -> dict:
-    """A stream mapping's configuration with the defaults of §1.1 and §5.2."""
+    """A stream mapping's configuration with the API reference's defaults, as recorded."""
     return {
         "StartingPosition": params["StartingPosition"],
         "StartingPositionTimestamp": params.get("StartingPositionTimestamp"),
@@ -360,7 +360,7 @@ def check_sqs_only(params) -> None:
         raise invalid(MESSAGES["V12"])
     if destinations.get("OnFailure"):
         # V12 was recorded for OnSuccess; for OnFailure on SQS the text is not recorded
-        # (fact base §6.3), so esmlab says so.
+        # (never recorded), so esmlab says so.
         raise invalid(UNRECORDED["on_failure_sqs"])
     for param in STREAM_ONLY:
         if param in params:
@@ -385,7 +385,7 @@ def sqs_config(params) -> dict:
 
 
 def check_sqs_rules(config, queue, function) -> None:
-    """The cross-parameter rules of fact base §1.2 for SQS."""
+    """The cross-parameter rules for SQS (API reference, services-sqs-parameters, -configure)."""
     batch = config["BatchSize"]
     window = config["MaximumBatchingWindowInSeconds"]
     if queue.fifo_queue:

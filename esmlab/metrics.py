@@ -1,4 +1,5 @@
-"""CloudWatch-style metrics derived from the trace (fact base §2.9).
+"""CloudWatch-style metrics derived from the trace
+(https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html).
 
 moto publishes no Lambda or SQS metrics, so esmlab computes the ones a lesson needs from the
 trace, per period, with AWS's metric names. Only metrics that exist are offered. Two names a

@@ -1,7 +1,7 @@
 """Can this execution role do that? IAM identity-policy evaluation for Lambda execution roles.
 
-The mapping API uses this to reject a mapping whose role cannot read its source (fact base §6.2
-V14 for SQS, V15 for Kinesis and DynamoDB Streams) and to check on-failure destinations (§2.6).
+The mapping API uses this to reject a mapping whose role cannot read its source (recorded errors
+V14 for SQS, V15 for Kinesis and DynamoDB Streams) and to check on-failure destinations (kinesis-on-failure-destination).
 
     allowed(role_arn, "sqs:ReceiveMessage", queue_arn)          -> bool
     required_actions("sqs")                                      -> ("sqs:ReceiveMessage", ...)
@@ -64,9 +64,10 @@ import urllib.parse
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 
-# Fact base §2.8: the actions Lambda needs on the event source. kms:Decrypt (SQS queue encrypted
+# The actions Lambda needs on the event source (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html,
+# with-kinesis.html, with-ddb.html). kms:Decrypt (SQS queue encrypted
 # with a customer managed KMS key) is left out: it is conditional and its resource is the key, not
-# the queue. kinesis:ListStreams is console-only (§2.8), so it is not required.
+# the queue. kinesis:ListStreams is console-only (services-kinesis-create), so it is not required.
 SOURCE_ACTIONS = {
     "sqs": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
     "kinesis": (
@@ -85,7 +86,8 @@ SOURCE_ACTIONS = {
     ),
 }
 
-# Fact base §2.6: what the execution role needs on an on-failure destination (kms:GenerateDataKey
+# What the execution role needs on an on-failure destination
+# (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html) (kms:GenerateDataKey
 # for a KMS-encrypted bucket is left out, as kms:Decrypt above).
 DESTINATION_ACTIONS = {
     "sqs": ("sqs:SendMessage",),
@@ -93,7 +95,7 @@ DESTINATION_ACTIONS = {
     "s3": ("s3:PutObject", "s3:ListBucket"),
 }
 
-# An object key of the documented form (§4.5), used for s3:PutObject when none is given.
+# An object key of the recorded form, used for s3:PutObject when none is given.
 S3_EXAMPLE_KEY = (
     "aws/lambda/00000000-0000-0000-0000-000000000000/shardId-000000000000/"
     "2025/01/01/2025-01-01T00.00.00-00000000-0000-0000-0000-000000000000"
@@ -144,7 +146,7 @@ def allowed(role_arn: str, action: str, resource: str, account_id: str = DEFAULT
 
 def missing(role_arn: str, source: str, source_arn: str,
             account_id: str = DEFAULT_ACCOUNT_ID) -> list[str]:
-    """The actions of :func:`required_actions` the role may not perform on ``source_arn``.
+    """The actions of `required_actions` the role may not perform on ``source_arn``.
 
     ``source_arn``: the queue ARN, the Kinesis stream ARN, or the DynamoDB *stream* ARN
     (``arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>``). Empty means allowed.
@@ -155,10 +157,10 @@ def missing(role_arn: str, source: str, source_arn: str,
 def missing_destination(role_arn: str, kind: str, destination_arn: str,
                         account_id: str = DEFAULT_ACCOUNT_ID, object_key: str = S3_EXAMPLE_KEY
                         ) -> list[str]:
-    """The actions of :func:`destination_actions` the role may not perform on the destination.
+    """The actions of `destination_actions` the role may not perform on the destination.
 
     For S3, ``destination_arn`` is the bucket ARN: ``s3:ListBucket`` is checked on the bucket and
-    ``s3:PutObject`` on the object ``<bucket-arn>/<object_key>`` (the key form of §4.5 by default).
+    ``s3:PutObject`` on the object ``<bucket-arn>/<object_key>`` (the recorded key form by default).
     """
     def resource(action):
         if action == "s3:PutObject":

@@ -19,8 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-BATCH_SIZES = (10, 50, 100)
-WINDOWS = (0, 5, 10, 20)
+# The slider's steps: each shows a different picture at about one message a second, shared by
+# two pollers. Window 0 sends whatever a poll returns; a 5 s window gathers a few; with BatchSize
+# 10 a 60 s window is cut short at 10 records; BatchSize 100 with window 0 is rejected (V1); with
+# BatchSize 100, 20 s and 60 s windows decide the batch alone. (A full BatchSize x window grid
+# repeats pictures: at this rate BatchSize 50 and 100 close the same batches, and so do
+# BatchSize 10 and 100 with a 20 s window.)
+STEPS = ((10, 0), (10, 5), (10, 60), (100, 0), (100, 20), (100, 60))
+BATCH_SIZES = tuple(sorted({b for b, _ in STEPS}))
+WINDOWS = tuple(sorted({w for _, w in STEPS}))
 ARRIVAL_RATE = 1.0  # messages a second
 
 CAPTION = (
@@ -28,9 +35,9 @@ CAPTION = (
     "message a second for a simulated minute (Poisson arrivals, fixed seed), a function that runs "
     "0.5 s, MaximumConcurrency 2. Move the slider to pick BatchSize / window. A batch closes at "
     "the first of BatchSize records, the window's end or 6 MB "
-    "(docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html); with BatchSize "
-    "above 10 and window 0 the mapping is rejected (V1). When a window opens is a MODELLING "
-    "CHOICE of the simulator (M3)."
+    '(<a href="https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html">'
+    "invocation-eventsourcemapping</a>); with BatchSize above 10 and window 0 the mapping is "
+    "rejected (V1). When a window opens is a MODELLING CHOICE of the simulator (M3)."
 )
 
 
@@ -44,13 +51,25 @@ def batching_figure():
     else:
         figure = plotly_frames(batch_sizes=BATCH_SIZES, windows=WINDOWS,
                                arrival_rate=ARRIVAL_RATE)
+    _keep_steps(figure)
     figure.update_layout(autosize=True, height=520, margin={"l": 60, "r": 20, "t": 90, "b": 40},
                          title_font_size=13)
-    # Long titles (a rejected configuration quotes AWS's message) wrap instead of running off.
-    figure.update_layout(title_text=_wrap(figure.layout.title.text))
+    # The title is two lines: the configuration, then its figures. A rejected configuration says
+    # so in the title, and AWS's message is written across the (empty) plot, wrapped.
+    subplot_titles = list(figure.layout.annotations)
+    figure.update_layout(title_text=_two_lines(figure.layout.title.text))
     for frame in figure.frames:
-        if frame.layout and frame.layout.title and frame.layout.title.text:
-            frame.layout.title.text = _wrap(frame.layout.title.text)
+        text = frame.layout.title.text if frame.layout and frame.layout.title else None
+        notes = list(subplot_titles)
+        if text and "rejected" in text:
+            head, _, message = text.partition("<br>")
+            text = head + "<br>no invocations: the mapping was never created"
+            notes.append({"text": "<br>".join(_wrap_lines(message, 60)), "showarrow": False,
+                          "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                          "font": {"size": 13, "color": "#b00020"}, "bgcolor": "#fff4f4",
+                          "bordercolor": "#b00020", "borderpad": 8})
+        frame.layout.title.text = _two_lines(text)
+        frame.layout.annotations = notes
     # The slider sits below the x axis titles, its current value on its right.
     for slider in figure.layout.sliders:
         slider.update(pad={"t": 70, "b": 10}, y=0, len=1.0, x=0,
@@ -59,12 +78,28 @@ def batching_figure():
     return figure, CAPTION.format(rate=ARRIVAL_RATE)
 
 
-def _wrap(text: str | None, width: int = 95) -> str | None:
-    import textwrap
+def _keep_steps(figure) -> None:
+    """Keep the frames and slider steps of STEPS, in that order."""
+    names = [f"{b} / {w} s" for b, w in STEPS]
+    frames = {frame.name: frame for frame in figure.frames}
+    figure.frames = [frames[name] for name in names if name in frames]
+    for slider in figure.layout.sliders:
+        steps = {step.label: step for step in slider.steps}
+        slider.steps = [steps[name] for name in names if name in steps]
 
+
+def _two_lines(text: str | None) -> str | None:
+    """'BatchSize 10, window 0 s: 25 invocations/min, ...' as two lines, at the first ': '."""
     if not text or "<br>" in text:
         return text
-    return "<br>".join(textwrap.wrap(text, width))
+    head, _, rest = text.partition(": ")
+    return f"{head}<br>{rest}" if rest else text
+
+
+def _wrap_lines(text: str, width: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width) or [""]
 
 
 def _simulate(batch_size: int, window: int, rate: float, seed: int = 0):

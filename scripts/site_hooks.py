@@ -26,7 +26,17 @@ At every build:
    another host fails the build. Known notebook leftovers (an empty MathJax ``<script src="">``,
    the mermaid import nbconvert adds) are removed first.
 
-5. **Missing pages.** A page in the nav that is written by someone else and does not exist yet
+5. **Lab pages** (``lab_page``): exercise answers collapsed behind "Show the answer", objectives
+   and key points as admonitions, a button that downloads the learner's notebook from ``labs/``
+   (served under ``notebooks/``), alt text on figures, Material's heading anchors, code cells
+   left out of search.
+
+6. **Glossary and search.** The glossary's terms become abbreviations appended to every page
+   (tooltips where a term is used; not on the reference pages, which quote AWS verbatim); the
+   glossary and the reference are boosted in search; Sphinx roles on the API page are shown as
+   code.
+
+7. **Missing pages.** A page in the nav that is written by someone else and does not exist yet
    (``instructor.md``) or a lab whose solution notebook does not exist yet gets a short
    placeholder page, so that the nav and ``--strict`` builds stay valid.
 """
@@ -35,7 +45,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import copy
-import html
 import logging
 import os
 import re
@@ -63,11 +72,18 @@ log = logging.getLogger("mkdocs.hooks.esmlab")
 
 SOLUTIONS = ROOT / "solutions"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+SETUP_LINK = "esmlab-setup-page"  # replaced by the Setup page's URL, relative to the lab page
 WIDGET_NOTE = (
-    '<div class="esm-widget-note"><strong>Interactive in JupyterLab.</strong> Run the lab to get '
-    "controls here that re-run the simulation as you move them. On this page, the figure drawn "
-    "above by the same scenario function shows the default case.</div>"
+    '<div class="esm-widget-note"><strong>Interactive in JupyterLab.</strong> Run the lab '
+    f'(see <a href="{SETUP_LINK}">Setup</a>) to get controls here that re-run the simulation as '
+    "you move them. On this page, the figure drawn above by the same scenario function shows the "
+    "default case.</div>"
 )
+ANSWER_SUMMARY = "Show the answer"
+NOTEBOOKS = "notebooks"  # the learner's copies (labs/NN-*.ipynb) are served under this folder
+# Figures drawn by these functions get the first paragraph of the function's docstring as alt text.
+FIGURE_FUNCTIONS = ("esmlab.course.plots", "esmlab.course.scenarios.polling",
+                    "esmlab.course.scenarios.batching")
 REMOVE_CELL = {"remove-cell", "remove_cell"}
 REMOVE_INPUT = {"remove-input", "remove_input"}
 REMOVE_OUTPUT = {"remove-output", "remove_output"}
@@ -89,6 +105,18 @@ API_MODULES = [
                         "esmlab.filtering", "esmlab.streams.destinations", "esmlab.batch_response"]),
 ]
 
+# What the API page shows of a module, where not everything without an underscore is for the
+# reader: Lab's other methods are the interface the pollers call, Trace.add is how they record.
+API_MEMBERS = {
+    "esmlab.lab": {"Lab": ["now", "client", "function", "run", "conservation",
+                           "stream_conservation", "close", "trace", "clock", "random"]},
+    "esmlab.trace": {"Trace": ["events", "invocations", "of", "count", "empty_receives", "frame",
+                               "invocations_frame", "fingerprint"],
+                     "Event": None, "Invocation": None, "peak_concurrency": None},
+}
+# Sphinx roles (:func:`x`) in docstrings, which mkdocstrings would show as written.
+_SPHINX_ROLE = re.compile(r":(?:py:)?(?:func|class|data|mod|meth|attr|exc|obj|const):(?=<code>)")
+
 # Pages of the nav written by other people: a placeholder is served while they do not exist.
 PLACEHOLDERS = {
     "instructor.md": (
@@ -101,7 +129,47 @@ PLACEHOLDERS = {
     ),
 }
 
+# Glossary terms that are not shown as tooltips: everyday words that would mark half the prose.
+NO_TOOLTIP = {"Batch", "Trace", "Poller", "Shard", "Iterator", "Bisect", "Modelling choice",
+              "Simulated time"}
+
 _state: dict = {}
+
+
+# --- glossary tooltips -----------------------------------------------------------------------
+
+
+def glossary_abbreviations(text: str) -> str:
+    """Markdown abbreviations (``*[term]: definition``) for the terms of docs/glossary.md.
+
+    pymdownx.snippets appends them to every page, so a glossary term used in the prose shows its
+    definition's first sentence on hover (Material's tooltips). A term is matched as written in
+    the glossary and with a lower-case first letter; an acronym in brackets (DLQ) is matched too.
+    """
+    lines, out = text.split("\n"), []
+    for number, line in enumerate(lines[:-1]):
+        definition = lines[number + 1]
+        if not line or line[0] in " :#[" or not definition.startswith(":   "):
+            continue
+        term = re.sub(r"\s*\{[^}]*\}\s*$", "", line)
+        name, _, alias = term.partition(" (")
+        if name in NO_TOOLTIP:
+            continue
+        body = [definition[4:]]
+        for rest in lines[number + 2:]:
+            if not rest.startswith("    "):
+                break
+            body.append(rest.strip())
+        body = re.sub(r"\(\[[^\]]+\]\([^)]+\)(?:,\s*\[[^\]]+\]\([^)]+\))*\)", "",
+                      " ".join(body))  # the sources in brackets
+        body = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", body).replace("`", "").replace("*", "")
+        sentence = re.split(r"(?<=\.)\s(?=[A-Z])", body.strip(), maxsplit=1)[0]
+        sentence = sentence.replace('"', "'").replace("]", ")").replace("[", "(")
+        names = {name, name[0].lower() + name[1:]}
+        if alias.rstrip(")").isupper():
+            names.add(alias.rstrip(")"))
+        out += [f"*[{n}]: {sentence}" for n in sorted(names)]
+    return "\n".join(out) + "\n"
 
 
 # --- 1. labs ---------------------------------------------------------------------------------
@@ -143,6 +211,57 @@ def clean_notebook(nb):
     nb.cells = cells
     nb.metadata.pop("widgets", None)
     return nb
+
+
+def answer_cells(nb) -> set[str]:
+    """Ids of the exercise answers: the cells nbgrader marks as solutions (see make_labs.py)."""
+    return {cell.get("id") for cell in nb.cells
+            if cell.get("metadata", {}).get("nbgrader", {}).get("solution") and cell.get("id")}
+
+
+def check_cells(nb) -> set[str]:
+    """Ids of the graded check cells (their output, run on the answer, gives the answer away)."""
+    return {cell.get("id") for cell in nb.cells
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade")
+            and not cell.get("metadata", {}).get("nbgrader", {}).get("solution") and cell.get("id")}
+
+
+def figure_alts(nb) -> dict[str, str]:
+    """Alt text for each code cell that draws a figure, by cell id.
+
+    A figure drawn by one of the course's drawing functions is described by the first paragraph of
+    that function's docstring (which says what the picture shows); any other figure by the heading
+    of the section it is in.
+    """
+    import importlib
+    import inspect
+
+    described = {}
+    for module in FIGURE_FUNCTIONS:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        for name, function in inspect.getmembers(mod, inspect.isfunction):
+            if name.startswith("draw") or name.endswith("timeline"):
+                doc = inspect.getdoc(function) or ""
+                text = " ".join(doc.split("\n\n")[0].split())
+                if text.startswith("Draw "):  # "Draw one bar per ..." describes the picture
+                    text = text[5].upper() + text[6:]
+                described.setdefault(name, text)
+    alts, heading = {}, ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            found = re.findall(r"^#{1,4}\s+(.+)$", cell.source, re.MULTILINE)
+            heading = found[-1].replace("`", "").strip() if found else heading
+            continue
+        if cell.cell_type != "code" or not any(
+                "image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
+            continue
+        called = [n for n in re.findall(r"\b(\w+)\(", cell.source) if described.get(n)]
+        text = described[called[0]] if called else f"Figure for the section: {heading}."
+        alts[cell.get("id")] = text
+    return alts
 
 
 def _blank(output) -> bool:
@@ -234,7 +353,16 @@ def api_page() -> str:
         if names:
             lines += [f"## {title}", ""]
             for name in names:
-                lines += [f"::: {name}", "    options:", "      heading_level: 3", ""]
+                if name not in API_MEMBERS:
+                    lines += [f"::: {name}", "    options:", "      heading_level: 3", ""]
+                    continue
+                lines += [f"::: {name}", "    options:", "      heading_level: 3",
+                          "      members: false", ""]
+                for member, shown in API_MEMBERS[name].items():
+                    lines += [f"::: {name}.{member}", "    options:", "      heading_level: 4"]
+                    if shown is not None:
+                        lines += [f"      members: [{', '.join(shown)}]"]
+                    lines += [""]
     return "\n".join(lines)
 
 
@@ -276,6 +404,13 @@ def on_config(config):
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     os.environ["MATPLOTLIBRC"] = str(ROOT / "scripts" / "site_matplotlibrc")  # larger text
     _state["tmp"] = tempfile.TemporaryDirectory(prefix="esmlab-site-")
+    terms = Path(_state["tmp"].name) / "glossary-terms.md"
+    terms.write_text(glossary_abbreviations(
+        (Path(config["docs_dir"]) / "glossary.md").read_text(encoding="utf-8")), encoding="utf-8")
+    snippets = config["mdx_configs"].setdefault("pymdownx.snippets", {})
+    base = snippets.get("base_path", ["."])
+    snippets["base_path"] = [*([base] if isinstance(base, str) else base), str(terms.parent)]
+    snippets["auto_append"] = [*snippets.get("auto_append", []), terms.name]
     _state["started"] = time.perf_counter()
     return config
 
@@ -284,9 +419,20 @@ def on_files(files, config):
     out = Path(_state["tmp"].name)
     # 1. labs
     executed = execute_labs(out)
+    import nbformat
+
+    _state["labs"] = {}
     for src_uri, abs_path in sorted(executed.items()):
         file = File.generated(config, src_uri, abs_src_path=str(abs_path))
         files.append(_notebook_file(file, config))
+        nb = nbformat.read(abs_path, as_version=4)
+        learner = ROOT / "labs" / Path(src_uri).name
+        download = f"{NOTEBOOKS}/{learner.name}" if learner.exists() else None
+        if download:  # the learner's copy (answers removed), for the page's download button
+            files.append(File.generated(config, download, abs_src_path=str(learner)))
+        _state["labs"][src_uri] = {"answers": answer_cells(nb), "checks": check_cells(nb),
+                                   "alts": figure_alts(nb),
+                                   "download": download}
     # 2. reference
     _importable()
     import site_reference
@@ -318,10 +464,118 @@ def on_files(files, config):
     return files
 
 
+def on_page_markdown(markdown, page, config, files):
+    # Search finds the glossary and the reference before a lab's code (Material's search boost).
+    uri = page.file.src_uri
+    if uri == "glossary.md" or uri.startswith("reference/"):
+        page.meta.setdefault("search", {"boost": 4})
+    elif uri in ("simulator.md", "errata.md") or uri.startswith("chapters/"):
+        page.meta.setdefault("search", {"boost": 2})
+    return markdown
+
+
 def on_page_content(html_text, page, config, files):
     if PLOTLY_PLACEHOLDER in html_text:
         html_text = html_text.replace(PLOTLY_PLACEHOLDER, plotly_block(page, files))
+    if page.file.src_uri.endswith(".ipynb"):
+        html_text = lab_page(html_text, page, files)
+    if page.file.src_uri.startswith("reference/"):
+        # The reference quotes AWS's messages and parameter names verbatim: no tooltips in them.
+        html_text = re.sub(r"<abbr[^>]*>(.*?)</abbr>", r"\1", html_text, flags=re.DOTALL)
+    if page.file.src_uri == "api.md":
+        html_text = _SPHINX_ROLE.sub("", html_text).replace("<code>~", "<code>")
     return html_text
+
+
+def _url(files, path: str, page) -> str | None:
+    target = files.get_file_from_path(path)
+    return target.url_relative_to(page.file) if target is not None else None
+
+
+def lab_page(html_text: str, page, files) -> str:
+    """A lab page as the site shows it.
+
+    * every exercise answer (an nbgrader solution cell, input and output, with the check cell
+      right after it, whose message shows the answer) is collapsed in a ``<details>`` block
+      behind "Show the answer";
+    * "By the end of this lab you can" and "Key points" become Material admonitions;
+    * a button under the title downloads the learner's notebook (from ``labs/``);
+    * figures get alt text (``figure_alts``), the widget note links to Setup;
+    * nbconvert's heading anchors become Material's (``headerlink``), so search result titles do
+      not end in "¶"; code cells are left out of the search index.
+    """
+    from bs4 import BeautifulSoup
+
+    info = _state.get("labs", {}).get(page.file.src_uri, {})
+    soup = BeautifulSoup(html_text, "html.parser")
+    for anchor in soup.select("a.anchor-link"):
+        anchor["class"] = ["headerlink"]
+        anchor["title"] = "Permanent link"
+    for cell in soup.select("div.jp-CodeCell"):
+        cell["data-search-exclude"] = ""
+        alt = info.get("alts", {}).get(cell.get("id", "").removeprefix("cell-id="))
+        for img in cell.select(".jp-RenderedImage img"):
+            img["alt"] = alt or "Figure drawn by the code above."
+    for cell_id in sorted(info.get("answers", ())):
+        cell = soup.find(id=f"cell-id={cell_id}")
+        if cell is None:
+            continue
+        details = soup.new_tag("details", attrs={"class": "esm-answer"})
+        summary = soup.new_tag("summary")
+        summary.string = ANSWER_SUMMARY
+        cell.wrap(details)
+        details.insert(0, summary)
+        # The check that follows the answer ran on it, so its message shows the answer too.
+        following = details.find_next_sibling()
+        while following is not None and following.get("id", "").removeprefix("cell-id=") in \
+                info.get("checks", ()):
+            details.append(following.extract())
+            following = details.find_next_sibling()
+    _admonitions(soup)
+    setup = _url(files, "setup.md", page)
+    for link in soup.select(f'a[href="{SETUP_LINK}"]'):
+        link["href"] = setup or "#"
+    download = info.get("download")
+    title = soup.find("h1")
+    if download and title is not None:
+        button = soup.new_tag("a", attrs={
+            "class": "md-button esm-download", "download": Path(download).name,
+            "href": _url(files, download, page)})
+        button.string = f"Download the lab notebook ({Path(download).name})"
+        paragraph = soup.new_tag("p")
+        paragraph.append(button)
+        title.insert_after(paragraph)
+    return str(soup)
+
+
+def _admonitions(soup) -> None:
+    """"By the end of this lab you can" + its list, and "Key points" + its list, as admonitions."""
+    for strong in soup.find_all("strong"):
+        paragraph = strong.parent
+        if (strong.get_text(strip=True).startswith("By the end of this lab")
+                and paragraph.name == "p" and paragraph.get_text(strip=True) ==
+                strong.get_text(strip=True)):
+            _boxed(soup, paragraph, strong.get_text(strip=True), "abstract")
+    for heading in soup.find_all(["h2", "h3"]):
+        if heading.get_text(strip=True).rstrip("¶").strip() == "Key points":
+            _boxed(soup, heading, "Key points", "success", keep_heading=True)
+
+
+def _boxed(soup, start, title: str, kind: str, keep_heading: bool = False) -> None:
+    items = start.find_next_sibling()
+    if items is None or items.name not in ("ul", "ol"):
+        return
+    box = soup.new_tag("div", attrs={"class": f"admonition {kind}"})
+    head = soup.new_tag("p", attrs={"class": "admonition-title"})
+    head.string = title
+    box.append(head)
+    start.insert_before(box)
+    if keep_heading:  # the heading stays (the table of contents links to it), visually hidden
+        start["class"] = start.get("class", []) + ["esm-visually-hidden"]
+        box.insert_before(start)
+    else:
+        start.decompose()
+    box.append(items.extract())
 
 
 def plotly_block(page, files) -> str:
@@ -336,7 +590,7 @@ def plotly_block(page, files) -> str:
                          config={"displaylogo": False, "responsive": True,
                                  "modeBarButtonsToRemove": ["toImage"]})
     return (f'<figure class="esm-plotly">\n<script src="{js_url}"></script>\n{div}\n'
-            f"<figcaption>{html.escape(caption)}</figcaption>\n</figure>")
+            f"<figcaption>{caption}</figcaption>\n</figure>")  # the caption is HTML (a link)
 
 
 # --- 4. offline ------------------------------------------------------------------------------

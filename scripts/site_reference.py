@@ -10,7 +10,7 @@ destination payloads and API errors come from running the simulator (a few simul
 If the simulator stops producing what a page states (an error that is no longer raised, a
 stimulus that now succeeds), the build fails instead of publishing a page that disagrees.
 
-What *is* written here is the list of sources (AWS pages from the fact base) next to each row,
+What *is* written here is the list of sources (the AWS pages) next to each row,
 and the short explanations around the tables.
 """
 
@@ -38,7 +38,7 @@ from esmlab import (
 )
 from esmlab.streams import destinations
 
-# --- sources (fact base appendix) -----------------------------------------------------------
+# --- sources (AWS pages) --------------------------------------------------------------------
 
 API = limits.API
 SQS_PARAMS = limits.SQS_PARAMS
@@ -674,7 +674,7 @@ def destinations_page() -> str:
 
 
 def _stimuli(acc: Account):
-    """(id, stimulus, call) for each recorded error (fact base §6.2)."""
+    """(id, stimulus, call) for each recorded error (recorded 2025)."""
     acc.collector("fn")
     acc.collector("other-fn")
     _, sqs_arn = acc.queue("orders")
@@ -771,8 +771,8 @@ def errors_page() -> str:
                     "raised by the simulator during the build, through a real boto3 call"),
         ("The exceptions and exact messages AWS's Lambda API returns for bad mapping requests. "
         "Catch them as `botocore.exceptions.ClientError` and read "
-        "`error.response[\"Error\"][\"Code\"]` and `[\"Message\"]`. The numbers V1–V15 are the "
-        "fact base's."),
+        "`error.response[\"Error\"][\"Code\"]` and `[\"Message\"]`. The numbers V1–V15 name "
+        "the recorded errors; the simulator's docs and code use the same numbers."),
         "",
         "## Recorded AWS errors",
         "",

@@ -1,4 +1,4 @@
-"""On-failure destination records and their delivery (fact base §4, §2.6, §1.2 rule 8)."""
+"""On-failure destination records and their delivery (kinesis-on-failure-destination, services-dynamodb-errors)."""
 
 import datetime as dt
 import json
@@ -22,7 +22,7 @@ DDB_STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2025-1
 ESM = "6d9bc3a1-2f4e-4b7a-9c1d-0e8f7a6b5c4d"
 RANDOM = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 
-# The §4.1 example's inputs.
+# The recorded example's inputs.
 EXAMPLE = {
     "source": "kinesis",
     "condition": "RetryAttemptsExhausted",
@@ -40,7 +40,7 @@ EXAMPLE = {
     "stream_arn": STREAM,
 }
 
-# Fact base §4.1, verbatim.
+# The record as recorded from AWS (2025), verbatim.
 EXPECTED_41 = {
     "requestContext": {"requestId": "c9b8d7e6-1a2b-4c3d-9e8f-0a1b2c3d4e5f",
                        "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:orders-fn",
@@ -67,7 +67,7 @@ def test_kinesis_retry_exhausted_matches_recorded_example():
     record = failure_record(**EXAMPLE)
     assert record == EXPECTED_41
     assert keys(record) == keys(EXPECTED_41)
-    # Serialised, it is the compact JSON of §4.4's Message, in the recorded order.
+    # Serialised, it is the compact JSON of the recorded SNS Message, in the recorded order.
     assert json.dumps(record, separators=(",", ":")).startswith(
         '{"requestContext":{"requestId":"c9b8d7e6-')
 
@@ -168,7 +168,7 @@ def test_sqs_body_is_the_record(lab):
     body = receive_one(lab, url)
     assert json.loads(body) == record
     assert keys(json.loads(body)) == keys(record)
-    assert "payload" not in body  # SQS and SNS get metadata only (§2.6)
+    assert "payload" not in body  # SQS and SNS get metadata only (kinesis-on-failure-destination)
 
 
 def test_sns_via_sqs_subscriber_gets_the_envelope(lab):

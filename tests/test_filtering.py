@@ -1,6 +1,6 @@
-"""esmlab.filtering: FilterCriteria validation (V5, limits) and the behaviours of fact base §2.10.
+"""esmlab.filtering: FilterCriteria validation (V5, limits) and the behaviours of invocation-eventfiltering.
 
-Record shapes follow fact base §3.1 (SQS), §3.3 (Kinesis) and §3.4 (DynamoDB).
+Record shapes follow the events recorded from AWS in 2025 (SQS, Kinesis, DynamoDB).
 """
 
 import base64
@@ -167,7 +167,7 @@ def test_valid_patterns_are_returned_parsed_in_order():
 
 @pytest.mark.parametrize("empty", [None, {}, {"Filters": None}, {"Filters": []}])
 def test_no_filters_means_no_patterns(empty):
-    assert validate(empty) == []  # fact base §1.2 rule 10 for {"Filters": []}
+    assert validate(empty) == []  # invocation-eventfiltering, for {"Filters": []}
 
 
 def test_at_most_five_filters_by_default():

@@ -35,7 +35,7 @@ def test_simulate_is_pure_and_accounts_for_every_message():
 
 
 def test_window_zero_invokes_each_message_as_it_arrives():
-    """§2.2: window 0 means no waiting, not 'wait for BatchSize' (erratum E9)."""
+    """invocation-eventsourcemapping: window 0 means no waiting, not 'wait for BatchSize' (erratum E9)."""
     result = batching.simulate(batch_size=10, window=0, arrival_rate=1 / 3, minutes=0.5,
                                arrivals="even")
     assert result.batch_sizes == [1] * 10

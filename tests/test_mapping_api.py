@@ -1,4 +1,4 @@
-"""The Lambda mapping API as esmlab answers it: shapes, defaults, states and errors (fact base §5-§6)."""
+"""The Lambda mapping API as esmlab answers it: shapes, defaults, states and errors (recorded from AWS, 2025)."""
 
 import boto3
 import pytest
@@ -85,7 +85,7 @@ def test_list_filters_by_source_and_function(env):
     env.lab.function("worker", lambda e, c: None)
     env.lab.function("second", lambda e, c: None)
     env.mapping(arn)
-    env.mapping(arn, function="second")  # same source, different function: accepted (§1.2 rule 11)
+    env.mapping(arn, function="second")  # same source, different function: accepted (recorded 2025)
     env.mapping(arn2)
     assert len(env.lam.list_event_source_mappings()["EventSourceMappings"]) == 3
     assert len(env.lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]) == 2

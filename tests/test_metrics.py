@@ -1,4 +1,4 @@
-"""ESM metrics derived from the trace (§2.9)."""
+"""ESM metrics derived from the trace (monitoring-metrics-types)."""
 
 import json
 

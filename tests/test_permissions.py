@@ -1,4 +1,4 @@
-"""esmlab.permissions: IAM identity-policy evaluation for execution roles (fact base §2.8, §2.6)."""
+"""esmlab.permissions: IAM identity-policy evaluation for execution roles (services-sqs-configure, with-kinesis, with-ddb, kinesis-on-failure-destination)."""
 
 import json
 

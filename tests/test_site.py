@@ -3,7 +3,9 @@
 The site is built once per test session into a temporary directory (the build executes every
 solution notebook, so a lab that fails to run fails here). Then a local HTTP server serves it on
 127.0.0.1 and Chromium loads every page, failing on console errors, requests to other hosts,
-broken images, blank widget areas, pages wider than the screen and broken internal links.
+broken images, blank widget areas, pages wider than the screen (at 1280 and 390 px), code blocks
+and text diagrams that are cut off instead of scrolling, figures shown wider than they are drawn
+or without alt text, exercise answers not collapsed, and broken internal links.
 
 Chromium is Debian's ``chromium`` (``/usr/bin/chromium``; .ci/run installs it), driven by
 playwright-python with ``executable_path``: playwright's own browser download is never used.
@@ -41,7 +43,7 @@ CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-LAPTOP = {"width": 1366, "height": 850}
+LAPTOP = {"width": 1280, "height": 850}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOT_PAGES = {
     "home": "",
@@ -176,6 +178,93 @@ def test_site_claims_link_their_sources(site):
         assert text.count("https://docs.aws.amazon.com/") >= 5, chapter.name
 
 
+def _solution_cells(nb: Path) -> list[str]:
+    source = json.loads(nb.read_text())
+    return [c["id"] for c in source["cells"]
+            if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+
+
+def test_lab_pages_collapse_answers_box_objectives_and_offer_the_notebook(site):
+    for nb in sorted((ROOT / "solutions").glob("[0-9][0-9]-*.ipynb")):
+        page = html(site, f"labs/{nb.stem}/")
+        answers = _solution_cells(nb)
+        assert answers, f"{nb.name}: no exercise answers (nbgrader solution cells)"
+        for cell_id in answers:
+            assert re.search(r'<details class="esm-answer"><summary>Show the answer</summary>'
+                             rf'<div[^>]*id="cell-id={re.escape(cell_id)}"', page), \
+                f"{nb.name}: the answer {cell_id} is not collapsed behind 'Show the answer'"
+        assert "<details open" not in page
+        assert re.search(r'class="admonition abstract"><p class="admonition-title">By the end of '
+                         r'this lab', page), f"{nb.name}: objectives are not an admonition"
+        assert re.search(r'class="admonition success"><p class="admonition-title">Key points',
+                         page), f"{nb.name}: key points are not an admonition"
+        download = re.search(r'class="md-button esm-download" download="([^"]+)" href="([^"]+)"',
+                             page)
+        assert download, f"{nb.name}: no download button"
+        served = site / "labs" / nb.stem / download.group(2)
+        assert served.resolve().read_bytes() == (ROOT / "labs" / nb.name).read_bytes(), \
+            f"{nb.name}: the download is not the learner's copy from labs/"
+        for alt in re.findall(r'<div class="jp-RenderedImage[^"]*">\s*<img alt="([^"]*)"', page):
+            assert len(alt) > 20 and "No description" not in alt, f"{nb.name}: alt {alt!r}"
+        assert "No description has been provided" not in page, f"{nb.name}: a figure has no alt"
+        if "esm-widget-note" in page:
+            assert re.search(r'esm-widget-note.*?<a href="\.\./\.\./setup/">Setup</a>', page,
+                             re.DOTALL), f"{nb.name}: the widget note does not link Setup"
+        assert 'class="anchor-link"' not in page
+
+
+def test_no_fact_base_references_and_no_bare_urls_in_the_docs():
+    """The docs cite AWS pages as links; the course's private fact base is never mentioned."""
+    sources = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(ROOT)
+        assert "fact base" not in text.lower() and "§" not in text, f"{name} cites the fact base"
+        prose = re.sub(r"```.*?```|`[^`\n]*`", "", text, flags=re.DOTALL)
+        bare = re.findall(r"(?<![(<\"'])\bhttps?://\S+", prose)
+        assert not bare, f"{name}: plain-text URLs, not links: {bare[:3]}"
+
+
+def test_glossary_anchors_tooltips_and_search(site):
+    glossary = html(site, "glossary/")
+    terms = re.findall(r"<dt([^>]*)>", glossary)
+    assert len(terms) > 15 and all('id="' in t for t in terms), "a glossary term has no anchor"
+    chapter = html(site, "chapters/01-polling/")
+    assert re.search(r'<abbr title="[^"]{20,}">long polling</abbr>', chapter), \
+        "glossary terms are not tooltips in the chapters"
+    index = json.loads((site / "search" / "search_index.json").read_text())
+    docs = index["docs"]
+    assert not [d["title"] for d in docs if d["title"].rstrip().endswith("¶")]
+    boost = {d["location"].split("#")[0]: d.get("boost") for d in docs}
+    assert boost.get("glossary/") and boost.get("reference/parameters/")
+    assert all(not boost.get(loc) for loc in boost if loc.startswith("labs/"))
+    lab = html(site, "labs/00-first-mapping/")
+    assert re.search(r'<div[^>]*class="jp-Cell jp-CodeCell[^"]*"[^>]*data-search-exclude', lab) \
+        or re.search(r'<div[^>]*data-search-exclude[^>]*class="jp-Cell jp-CodeCell', lab)
+    home = html(site, "")
+    assert 'data-md-color-media="(prefers-color-scheme: dark)"' in home, "no dark palette"
+    assert 'data-md-color-media="(prefers-color-scheme)"' in home, "no system palette"
+
+
+def test_instructor_guide_lists_render_as_lists(site):
+    page = html(site, "instructor/")
+    assert re.search(r"<li>\s*(?:<p>)?Read each lab's solution notebook", page), \
+        "a numbered item of the instructor guide merged into the paragraph above it"
+    merged = re.findall(r"<p>(?:(?!</p>).)*?</code>\.\s+\d\. [A-Z]", page, re.DOTALL)
+    assert not merged, f"list items merged into paragraphs: {merged[:1]}"
+
+
+def test_api_page_shows_public_names_without_sphinx_roles(site):
+    page = html(site, "api/")
+    text = text_of(page)
+    assert not re.search(r":(?:func|class|data|mod|meth|attr|exc):", text), "raw Sphinx roles"
+    for public in ("esmlab.lab.Lab.run", "esmlab.lab.Lab.function", "esmlab.trace.Trace.frame"):
+        assert f'id="{public}"' in page, public
+    for internal in ("esmlab.lab.Lab.internal_client", "esmlab.lab.Lab.settle",
+                     "esmlab.trace.Trace.add"):
+        assert f'id="{internal}"' not in page, f"{internal} is internal but on the API page"
+
+
 def test_a_notebook_that_fails_to_execute_fails_the_build(tmp_path):
     sys.path.insert(0, str(ROOT / "scripts"))
     import nbformat
@@ -290,13 +379,39 @@ PAGE_CHECK = """() => {
   }
   for (const out of document.querySelectorAll('.jp-OutputArea-output')) {
     const hasMedia = out.querySelector('img, svg, canvas, table, iframe, .esm-widget-note');
-    if (!hasMedia && out.innerText.trim() === '') problems.push('blank output area');
+    // innerText is what is rendered: inside a collapsed answer, read the text itself
+    const text = out.closest('details:not([open])') ? out.textContent : out.innerText;
+    if (!hasMedia && text.trim() === '') problems.push('blank output area');
   }
   const widgets = '.jupyter-widgets, .widget-area, .jp-LinkedOutputView';
   for (const w of document.querySelectorAll(widgets)) problems.push('an unrendered widget area');
   for (const fig of document.querySelectorAll('.esm-plotly')) {
     if (!fig.querySelector('.main-svg')) problems.push('a plotly figure did not render');
     if (!fig.querySelector('.slider-container')) problems.push('a plotly figure has no slider');
+  }
+  // Text diagrams and code: wider than their box only where the box scrolls sideways.
+  const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  for (const pre of document.querySelectorAll('.md-content pre')) {
+    const inner = pre.querySelector(':scope > code') || pre;
+    const wide = Math.max(pre.scrollWidth - pre.clientWidth, inner.scrollWidth - inner.clientWidth);
+    const box = [inner, pre, pre.parentElement].find(e => e && scrolls(e) && e.scrollWidth > e.clientWidth + 1);
+    if (wide > 1 && !box) problems.push('a clipped diagram or code block: ' + inner.textContent.slice(0, 40));
+    if (inner.getBoundingClientRect().right > window.innerWidth + 1 && !scrolls(inner) && !scrolls(pre))
+      problems.push('a code block runs off the screen: ' + inner.textContent.slice(0, 40));
+  }
+  // Raster figures are drawn at least as wide as they are shown.
+  for (const img of document.querySelectorAll('.md-content img')) {
+    if (img.src.endsWith('.svg') || !img.complete || !img.checkVisibility()) continue;
+    if (img.naturalWidth + 1 < img.getBoundingClientRect().width)
+      problems.push(`a figure shown at ${Math.round(img.getBoundingClientRect().width)} px is ` +
+                    `drawn ${img.naturalWidth} px wide`);
+    if (!img.alt) problems.push('a figure without alt text');
+  }
+  // Exercise answers start collapsed.
+  for (const answer of document.querySelectorAll('details.esm-answer')) {
+    if (answer.open) problems.push('an answer is open');
+    const cell = answer.querySelector('.jp-Cell');
+    if (cell && cell.checkVisibility()) problems.push('an answer is visible');
   }
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href);
   const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
@@ -340,6 +455,8 @@ def test_every_page_in_chromium(site, server, browser):
         failures += [f"{name}: console error: {e}" for e in errors]
         failures += [f"{name}: request to another host: {u}" for u in foreign]
         failures += [f"{name}: {p}" for p in result["problems"]]
+        if result["overflow"] > 1:
+            failures.append(f"{name} is {result['overflow']} px wider than a laptop screen")
         links[url] = result["links"]
         ids[url.split("#")[0]] = set(result["ids"])
     # Internal links: the target exists, and so does its anchor.
@@ -373,6 +490,30 @@ def _status(url):
 def _get(url):
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.read().decode("utf-8", "replace")
+
+
+def test_every_page_on_a_phone(site, server, browser):
+    """At 390 px: no page wider than the screen, no clipped diagram, answers still collapsed."""
+    failures = []
+    for rel in pages(site):
+        page, result, _errors, _ = visit(browser, server + rel, PHONE)
+        page.close()
+        name = rel or "home"
+        failures += [f"{name}: {p}" for p in result["problems"] if not p.startswith("broken")]
+        if result["overflow"] > 1:
+            failures.append(f"{name} is {result['overflow']} px wider than a phone screen")
+    assert not failures, "\n".join(sorted(set(failures)))
+
+
+def test_answers_open_on_click(site, server, browser):
+    page = browser.new_page()
+    page.set_viewport_size(LAPTOP)
+    page.goto(server + "labs/02-batching/", wait_until="load")
+    answer = page.locator("details.esm-answer").first
+    assert not answer.locator(".jp-Cell").is_visible()
+    answer.locator("summary").click()
+    assert answer.locator(".jp-Cell").is_visible()
+    page.close()
 
 
 @pytest.mark.parametrize("width", ["laptop", "phone"])

@@ -1,4 +1,4 @@
-"""Polling, batching and scaling of an SQS mapping (fact base §2.1, §2.2, §2.7; M3, M4, M6)."""
+"""Polling, batching and scaling of an SQS mapping (services-sqs-scaling, invocation-eventsourcemapping; M3, M4, M6)."""
 
 from esmlab import limits
 from esmlab.trace import peak_concurrency

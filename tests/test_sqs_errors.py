@@ -1,4 +1,4 @@
-"""Errors, retries, redrive, partial batch responses and FIFO groups (fact base §2.3-2.5)."""
+"""Errors, retries, redrive, partial batch responses and FIFO groups (services-sqs-errorhandling, services-sqs-scaling)."""
 
 import itertools
 import json
@@ -24,7 +24,7 @@ def dlq_bodies(env, name="orders-dlq"):
 
 
 def test_failure_redelivers_after_visibility_timeout_and_redrives(env):
-    """Observed (§2.4.5): maxReceiveCount 2 and a failing function: exactly 2 invocations."""
+    """Observed in AWS (2025): maxReceiveCount 2 and a failing function: exactly 2 invocations."""
     env.lab.function("worker", lambda e, c: 1 / 0)
     url, arn = env.queue(VisibilityTimeout=5, dlq_after=2)
     env.mapping(arn)
@@ -216,7 +216,7 @@ def test_fifo_keeps_group_order_and_one_batch_per_group(env):
 
 
 def test_fifo_partial_failure_observed_example(env):
-    """§2.5: 1-4 in one group; report 2,3,4 then 4; 1 deleted, 4 ends in the DLQ."""
+    """Observed in AWS (2025): 1-4 in one group; report 2,3,4 then 4; 1 deleted, 4 ends in the DLQ."""
     calls = []
 
     def handler(event, context):

@@ -1,4 +1,4 @@
-"""The event an SQS mapping delivers (fact base §3.1-3.2)."""
+"""The event an SQS mapping delivers (as recorded from AWS, 2025)."""
 
 import hashlib
 

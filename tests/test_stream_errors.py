@@ -1,4 +1,4 @@
-"""Stream error handling: retries, limits, bisect, partial responses, destinations (§2.5-2.6, §4)."""
+"""Stream error handling: retries, limits, bisect, partial responses, destinations (kinesis-on-failure-destination, services-kinesis-batchfailurereporting)."""
 
 import base64
 import json
@@ -64,7 +64,7 @@ def test_invalid_partial_response_has_null_function_error(streams):
 
 
 def test_observed_partial_response_invoke_counting(streams):
-    """§2.5: 6 records, BatchSize 3, window 1 s, MRA 3, record 5 always reported."""
+    """Recorded in AWS: 6 records, BatchSize 3, window 1 s, MRA 3, record 5 always reported."""
     url, dlq = failure_queue(streams)
     deliveries = {}
 

@@ -13,8 +13,9 @@ handler raises when it sees one, or lists it in ``batchItemFailures``, on the re
 The handler logs what it saw and what it did, so each test works out on its own, from the
 handler's point of view, which records were finished (the whole batch on success; the records
 before the lowest reported one on a partial response with ReportBatchItemFailures) and which were
-failed on, and compares that with the trace and the stream ledger. The properties (fact base
-§2.3, §2.5, §2.6, §2.7 and modelling choices M1, M2, M5, M11):
+failed on, and compares that with the trace and the stream ledger. The properties (with-kinesis,
+services-kinesis-batchfailurereporting, kinesis-on-failure-destination, and modelling choices M1,
+M2, M5, M11):
 
 1. per-key order: the first delivery of each record of a partition key happens in sequence
    order, and two invocations that overlap in time never hold records of the same key;
@@ -22,7 +23,7 @@ failed on, and compares that with the trace and the stream ledger. The propertie
    destination or dropped (nothing in flight, nothing lost); a record is discarded only after its
    last MaximumRetryAttempts + 1 deliveries all failed on it (retry limit) or once it is past the
    age limit (a record waiting behind a failing one may pass it without ever being delivered, as
-   §2.6 allows); a record the handler finished is never delivered again (with
+   kinesis-on-failure-destination allows); a record the handler finished is never delivered again (with
    ReportBatchItemFailures: records before the lowest reported one are not redelivered); faults
    that last no more deliveries than the retry budget lose nothing;
 3. bisect never skips: with bisect on and ``MaximumRetryAttempts`` >= 0, every record the handler
@@ -31,7 +32,7 @@ failed on, and compares that with the trace and the stream ledger. The propertie
 5. the same seed and the same calls give the same trace fingerprint;
 6. DynamoDB Streams: per-item order of first deliveries and no concurrent invocations of one item;
 7. the stream ledger holds every unfinished record at every moment (a batch waiting out a retry
-   backoff included), and disabling then re-enabling a mapping (§2.12) skips nothing.
+   backoff included), and disabling then re-enabling a mapping (services-dynamodb-eventsourcemapping) skips nothing.
 
 Settings are derandomized (no example database) so CI runs the same examples every time.
 """
@@ -304,7 +305,7 @@ def _run(lab, sc: Scenario) -> Outcome:
                 {"Data": json.dumps({"n": m}).encode(), "PartitionKey": keys[m]}
                 for m in numbers])
             for m, entry in zip(numbers, response["Records"]):
-                # PutRecords answers with the sequence number the function will see (§3.3)
+                # PutRecords answers with the sequence number the function will see (as recorded)
                 shard_of[m], sequence_of[m] = entry["ShardId"], entry["SequenceNumber"]
                 position_of[m] = int(entry["SequenceNumber"])
         else:
@@ -609,7 +610,7 @@ def test_ledger_holds_every_unfinished_record_while_running(sc):
 @example(BACKOFF_PAUSE_EXAMPLE)
 @given(scenarios(mra=st.integers(2, 3), age_limit=False, transient=True, pause=True))
 def test_disable_and_enable_skip_nothing(sc):
-    """§2.12: re-enabled, processing resumes where it stopped. Faults last at most 2 deliveries
+    """services-dynamodb-eventsourcemapping: re-enabled, processing resumes where it stopped. Faults last at most 2 deliveries
     and MaximumRetryAttempts is 2 or 3 with no age limit, so every record ends processed
     (records finished after the checkpoint may be delivered again: that is allowed)."""
     outcome = run(sc)

@@ -1,4 +1,4 @@
-"""Kinesis and DynamoDB Streams mappings: events, positions, batching, ordering (§2.1-2.3, §3, §5)."""
+"""Kinesis and DynamoDB Streams mappings: events, positions, batching, ordering (with-kinesis, with-ddb, and the AWS recordings)."""
 
 import base64
 import itertools
@@ -154,7 +154,7 @@ def test_latest_misses_records_written_while_creating(streams):
 
 
 def test_trim_horizon_observed_batches(streams):
-    """§2.2: BatchSize 10, TRIM_HORIZON, 20 records before and 10 after: 3 batches of 10."""
+    """Recorded in AWS: BatchSize 10, TRIM_HORIZON, 20 records before and 10 after: 3 batches of 10."""
     seen = collect(streams)
     arn = streams.stream()
     streams.put("telemetry", *[{"n": i} for i in range(20)], key="k")

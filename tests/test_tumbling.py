@@ -1,4 +1,4 @@
-"""Tumbling windows (§2.11, M10)."""
+"""Tumbling windows (services-kinesis-windows, M10)."""
 
 import base64
 import json

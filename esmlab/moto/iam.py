@@ -2,7 +2,7 @@
 
 moto can load all ~1,500 AWS managed policies into every IAM backend it creates; measured, that
 costs ~0.9 s on the first IAM call of every lab. Labs need the Lambda execution-role policies
-(fact base §2.8) and the service policies a learner may attach, so esmlab keeps those families
+(https://docs.aws.amazon.com/aws-managed-policy/latest/reference/) and the service policies a learner may attach, so esmlab keeps those families
 (the documents are moto's own copies of AWS's).
 """
 

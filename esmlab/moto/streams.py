@@ -25,7 +25,7 @@ _listener = None
 
 def shard_base(shard) -> int:
     """The number just below a shard's first sequence number: 56 digits, as AWS's are
-    (fact base §3.3), with the shard's number in the middle so shards never share a number."""
+    (as recorded from AWS in 2025), with the shard's number in the middle so shards never share a number."""
     return 49 * 10**54 + shard._shard_id * 10**30
 
 

@@ -1,6 +1,6 @@
 """The event an SQS mapping sends to a function, built from a ``ReceiveMessage`` response.
 
-Shape and key order as recorded from AWS (fact base §3.1-3.2): string attribute values, a new
+Shape and key order as recorded from AWS (2025): string attribute values, a new
 ``receiptHandle`` on every receive, ``md5OfMessageAttributes`` null when there are none.
 """
 

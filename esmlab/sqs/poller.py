@@ -1,19 +1,20 @@
 """The SQS side of an event source mapping: pollers, scaling, batching, invoking, deleting.
 
-How Lambda does it (fact base §2.1-2.5, §2.7) and the modelling choices that fill the gaps:
+How Lambda does it (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html,
+https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html) and the modelling choices that fill the gaps:
 
-* Polling (§2.1). Each concurrent "slot" is a poller that long-polls the queue with
+* Polling (services-sqs-scaling). Each concurrent "slot" is a poller that long-polls the queue with
   ``ReceiveMessage`` (up to 10 messages a request, waits up to 20 s). moto cannot wait under a
   frozen clock, so the wait is simulated: a request that finds nothing sleeps until a message
   arrives, becomes visible again, or 20 s pass. Each request is one ``poll`` event in the trace,
   and an empty one is billed like any other.
-* Batching (§2.2, MODELLING CHOICE M3). A window opens when the slot is free (mapping enabled or
+* Batching (invocation-eventsourcemapping, MODELLING CHOICE M3). A window opens when the slot is free (mapping enabled or
   previous invocation returned) and the batch closes at the first of: ``BatchSize`` messages,
   the 6 MB payload cap (M6: compact JSON of the whole event; the message that does not fit waits
   for the slot's next batch), or the window's end. Window 0 invokes as soon as a receive returns
   anything. If the window has already ended when the first message arrives, that receive closes
   the batch.
-* Scaling (§2.1, §2.7, MODELLING CHOICE M4). Start with 5 slots; every second, add 5 (300 a
+* Scaling (services-sqs-scaling, MODELLING CHOICE M4). Start with 5 slots; every second, add 5 (300 a
   minute) while receives return messages and no invocation failed, up to 1,250 or
   ``ScalingConfig.MaximumConcurrency`` (only while no poller is left waiting: "if messages are
   still available" means a backlog, not any traffic); halve on function errors (not with
@@ -21,11 +22,11 @@ How Lambda does it (fact base §2.1-2.5, §2.7) and the modelling choices that f
   messages go back to 5, after 120 s to 2 (not when ``MaximumConcurrency`` is set).
   Deviation from M4, documented in docs/simulator.md: reserved and account concurrency do not cap
   the slots; they throttle invocations, because AWS documents that a reserved concurrency below
-  ``MaximumConcurrency`` makes Lambda throttle messages (§1.2 rule 6, services-sqs-scaling).
-* Throttles (§2.4 step 4). A throttled batch is retried every second until the visibility
+  ``MaximumConcurrency`` makes Lambda throttle messages (services-sqs-scaling).
+* Throttles (services-sqs-errorhandling). A throttled batch is retried every second until the visibility
   timeout of its messages runs out; then the poller gives it up without deleting anything, so the
   messages return to the queue (and their receive count grows on the next receive).
-* Results (§2.4-2.5). Success deletes the batch; a function error or timeout deletes nothing, so
+* Results (services-sqs-errorhandling). Success deletes the batch; a function error or timeout deletes nothing, so
   the messages come back when their visibility timeout ends; with ``ReportBatchItemFailures`` a
   valid partial response deletes all but the listed messages (see batch_response.py).
 """
@@ -307,7 +308,7 @@ class SqsPoller:
         return items, received
 
     def filter(self, items):
-        """Event filtering (§2.10): SQS deletes the messages that match no filter."""
+        """Event filtering (invocation-eventfiltering): SQS deletes the messages that match no filter."""
         kept, dropped = [], []
         for item in items:
             (kept if self.lab.matches(self, item.record) else dropped).append(item)

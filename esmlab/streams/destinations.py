@@ -3,7 +3,7 @@ its delivery to SQS, SNS or S3.
 
 When a stream mapping discards a batch (retry limit or record-age limit reached), Lambda writes one
 failure record to the mapping's ``DestinationConfig.OnFailure`` target and moves on to the shard's
-next records (fact base §2.6). The stream poller calls, for each discarded batch::
+next records (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html). The stream poller calls, for each discarded batch::
 
     record = failure_record(source="kinesis", condition="RetryAttemptsExhausted", ...)
     ok, reason = deliver(lab.internal_client, destination_arn, record, event,
@@ -11,45 +11,46 @@ next records (fact base §2.6). The stream poller calls, for each discarded batc
 
 ``ok`` False is one ``DestinationDeliveryFailures``; the records are still discarded.
 
-What is modelled (fact base §4, §2.6, §1.2 rule 8):
+What is modelled (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html,
+https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html, and the payloads recorded in 2025):
 
-- The record's keys and key order are the recorded ones (§4.1): ``requestContext`` (``requestId``,
+- The record's keys and key order are the recorded ones: ``requestContext`` (``requestId``,
   ``functionArn``, ``condition``, ``approximateInvokeCount``), ``responseContext``
   (``statusCode`` 200, ``executedVersion`` ``"$LATEST"``, ``functionError``), ``version``
   ``"1.0"``, ``timestamp``, then ``KinesisBatchInfo`` (``shardId``, ``startSequenceNumber``,
   ``endSequenceNumber``, ``approximateArrivalOfFirstRecord``, ``approximateArrivalOfLastRecord``,
   ``batchSize``, ``streamArn``).
 - ``functionError`` is kept as ``null`` when the failure was not a thrown error (an invalid
-  partial batch response, §4.1).
-- DynamoDB (§4.2): the batch key is ``DDBStreamBatchInfo`` and the two arrival times have no
+  partial batch response).
+- DynamoDB: the batch key is ``DDBStreamBatchInfo`` and the two arrival times have no
   milliseconds (``"2025-11-25T09:30:00Z"``); Kinesis arrival times and the top-level
   ``timestamp`` always have them (``"2025-11-25T09:30:00.123Z"``).
-- ``RecordAgeExceeded`` (§4.3): no ``responseContext`` at all.
+- ``RecordAgeExceeded``: no ``responseContext`` at all.
 - SQS: the record is the message body. SNS: the record is the notification ``Message``; an SQS
-  subscriber of the topic receives SNS's own envelope (§4.4), which moto's SNS->SQS subscription
+  subscriber of the topic receives SNS's own envelope (as recorded), which moto's SNS->SQS subscription
   builds (``Type`` "Notification", ``TopicArn``, ``Message``, ...). S3: the record plus
   ``"payload"`` at ``aws/lambda/<ESM-UUID>/<shardId>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>``,
-  one object per discarded batch (§4.5).
+  one object per discarded batch (as recorded).
 - A FIFO queue or FIFO topic is not a supported target: delivery fails and counts as
-  ``DestinationDeliveryFailures`` (§1.2 rule 8). So does any error from the target service
+  ``DestinationDeliveryFailures`` (kinesis-on-failure-destination). So does any error from the target service
   (missing queue, topic or bucket).
 
-Permissions (``sqs:SendMessage``, ``sns:Publish``, ``s3:PutObject`` + ``s3:ListBucket``, §2.8)
+Permissions (``sqs:SendMessage``, ``sns:Publish``, ``s3:PutObject`` + ``s3:ListBucket``, kinesis-on-failure-destination)
 are checked by the caller, which passes the outcome as ``permitted``.
 
 Sources:
 - https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
 - https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
 - https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
-- observed behaviour of the AWS API (recorded 2025), as given in the fact base §4.
+- observed behaviour of the AWS API (recorded 2025).
 
 MODELLING CHOICE (S3 payload form): the docs describe ``payload`` as the invocation serialised
-into an escaped JSON string; the recording showed the ``{"Records": [...]}`` structure (fact base
-§8.1, "accept either"). esmlab writes the structure: the event dict exactly as the function
+into an escaped JSON string; the recording showed the ``{"Records": [...]}`` structure (the two
+sources disagree, so either is accepted). esmlab writes the structure: the event dict exactly as the function
 received it.
 
 MODELLING CHOICE (serialisation): the SQS body, SNS message and S3 object are compact JSON
-(``separators=(",", ":")``), as in the recorded SNS ``Message`` of §4.4; the key order is the
+(``separators=(",", ":")``), as in the recorded SNS ``Message``; the key order is the
 record's. Whitespace in the real bodies was not otherwise recorded.
 
 MODELLING CHOICE (times): epoch seconds are formatted in UTC. Milliseconds are rounded to the
@@ -58,7 +59,7 @@ second) after that rounding, so the S3 key's time always equals the seconds of `
 
 MODELLING CHOICE (SNS envelope): the envelope an SQS subscriber sees is moto's, not esmlab's.
 moto writes ``SignatureVersion`` "2" (the recording shows "1") and a pretty-printed body; the
-``Message`` string inside it is exactly what :func:`deliver` published.
+``Message`` string inside it is exactly what `deliver` published.
 
 MODELLING CHOICE (regions): the destination is reached with the client that ``clients`` returns
 for its service, i.e. in the lab's Region. A cross-Region target is not modelled.
@@ -123,7 +124,7 @@ def failure_record(
     batch_size: int,
     stream_arn: str,
 ) -> dict:
-    """The JSON record Lambda sends to an on-failure destination (fact base §4.1-4.3).
+    """The JSON record Lambda sends to an on-failure destination (as recorded in 2025).
 
     Times are epoch seconds. ``function_error`` ("Unhandled", or None for an invalid partial
     batch response) is used only for ``RetryAttemptsExhausted``; a ``RecordAgeExceeded`` record
@@ -171,7 +172,7 @@ def batch_info(record: dict) -> dict:
 
 
 def s3_key(mapping_uuid: str, shard_id: str, timestamp, random_uuid: str) -> str:
-    """``aws/lambda/<ESM-UUID>/<shardId>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>`` (fact base §4.5).
+    """``aws/lambda/<ESM-UUID>/<shardId>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>`` (as recorded in 2025).
 
     ``timestamp``: the record's ``timestamp`` (epoch seconds, or its ISO string); the key uses it
     at second precision, in UTC.

@@ -1,4 +1,4 @@
-"""Parts of the records a Kinesis or DynamoDB Streams mapping sends (fact base §3.3-3.4);
+"""Parts of the records a Kinesis or DynamoDB Streams mapping sends (as recorded from AWS in 2025);
 sources.py assembles them.
 
 moto's DynamoDB stream records differ from what Lambda delivers in ways this module corrects:
@@ -32,7 +32,7 @@ def _value_bytes(value: dict) -> int:
 def size_bytes(change: dict) -> int:
     """MODELLING CHOICE M7: attribute names plus values over Keys, NewImage and OldImage.
 
-    Reproduces the recorded 20 for an INSERT of ``{"id": {"S": "id_value"}}`` (fact base §3.4).
+    Reproduces the recorded 20 for an INSERT of ``{"id": {"S": "id_value"}}`` (recorded 2025).
     """
     total = 0
     for part in ("Keys", "NewImage", "OldImage"):

@@ -1,6 +1,7 @@
 """The stream side of an event source mapping (Kinesis and DynamoDB Streams).
 
-What Lambda documents (fact base §2.1-2.7) and the modelling choices (§8.3) that fill the gaps:
+What Lambda documents (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html,
+https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html, https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html) and the modelling choices that fill the gaps:
 
 * One reader per shard, polling at the source's base rate (1 s Kinesis, 0.25 s DynamoDB). A
   shard with nothing new is not polled in the simulation: it sleeps until a record arrives and
@@ -10,16 +11,16 @@ What Lambda documents (fact base §2.1-2.7) and the modelling choices (§8.3) th
   once and its order holds. One batch in flight per lane; a failure blocks only its lane.
 * Batching (M3): a lane's window opens when the lane becomes free; the batch closes at the
   first of ``BatchSize``, the 6 MB payload cap (M6) or the window's end.
-* Errors (§2.5-2.6): the batch is retried, blocking its lane, until it succeeds, or
+* Errors (kinesis-on-failure-destination, services-kinesis-batchfailurereporting): the batch is retried, blocking its lane, until it succeeds, or
   ``MaximumRetryAttempts`` is used up, or its records pass ``MaximumRecordAgeInSeconds`` or
   leave the stream's retention (M11). Waits between retries: 1, 2, 4, 8, then 12 s (M5).
   ``BisectBatchOnFunctionError`` (M1) splits a failed batch at ceil(n/2), finishes the first
   half before the second, and does not use up a retry; only a failing batch of one record does.
   With ``ReportBatchItemFailures`` the records before the lowest reported sequence number are
   done; if that made progress, the rest is retried as a new batch with a fresh retry budget
-  (matching the recorded invoke counts of §2.5); if not, it counts as a failure.
-* Throttles (§2.6) are retried every second without using up retries.
-* Discarded batches go to the on-failure destination with the §4 payload (streams/destinations.py).
+  (matching the recorded invoke counts); if not, it counts as a failure.
+* Throttles (with-kinesis) are retried every second without using up retries.
+* Discarded batches go to the on-failure destination with the recorded payload (streams/destinations.py).
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ class StreamPoller:
             shard.start(self.open_iterator(shard_id, state.get(shard_id)))
 
     def open_iterator(self, shard_id, resume):
-        if resume is not None:  # re-enabled: carry on where processing stopped (§2.12)
+        if resume is not None:  # re-enabled: carry on where processing stopped (services-dynamodb-eventsourcemapping)
             kind, position = resume
             return self.source.iterator(shard_id, kind, after=position)
         position = self.mapping.get("StartingPosition")
@@ -329,7 +330,7 @@ class StreamPoller:
             lane.failures = 0
             return lane.finished()
         rest = Batch(batch.records[len(done):], batch.final, batch.window_start)
-        if done and verdict == "partial":  # progress: the rest is a new batch (§2.5)
+        if done and verdict == "partial":  # progress: the rest is a new batch (fits the recorded counts)
             lane.stack.append(rest)
             lane.failures = 0
             return lane.finished()
@@ -360,7 +361,7 @@ class StreamPoller:
     # --- giving up -------------------------------------------------------------------------------
 
     def discard(self, batch, why, invocations):
-        """Drop records for a limit (§2.6): to the on-failure destination when one is set."""
+        """Drop records for a limit (kinesis-on-failure-destination): to the on-failure destination when one is set."""
         if not batch.records:  # a tumbling window's closing invocation: only its state is lost
             if self.windows:
                 self.windows.windows = {k: w for k, w in self.windows.windows.items()

@@ -1,4 +1,5 @@
-"""Tumbling windows for stream mappings (fact base §2.11, MODELLING CHOICE M10).
+"""Tumbling windows for stream mappings (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-windows.html,
+MODELLING CHOICE M10).
 
 ``TumblingWindowInSeconds`` 1-900 groups a shard's records into fixed, non-overlapping windows.
 Each invocation carries ``window`` (start, end), ``state``, ``shardId``, ``eventSourceARN``,
