@@ -179,3 +179,37 @@ def test_idle_day_is_cheap(env):
     assert empty == sum(1 for e in env.lab.trace.of("poll") if not e.records)
     assert len(statistics(cw, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue("orders"),
                           period=60)) == 60  # the first hour, one sample a minute
+
+
+def test_kinesis_stream_metrics(streams):
+    streams.lab.function("fn", lambda e, c: None, timeout=10, duration=1.0)
+    arn = streams.stream()
+    items = [{"n": n} for n in range(5)]
+    streams.put("telemetry", *items, key="k")
+    streams.lam.create_event_source_mapping(
+        FunctionName="fn", EventSourceArn=arn, StartingPosition="TRIM_HORIZON")
+    streams.lab.run(until=120)
+    cw = streams.lab.client("cloudwatch")
+    dims = [{"Name": "StreamName", "Value": "telemetry"}]
+    assert total(cw, "AWS/Kinesis", "IncomingRecords", dims) == 5
+    import json
+
+    written = sum(len(json.dumps(i).encode()) + len("k") for i in items)
+    assert total(cw, "AWS/Kinesis", "IncomingBytes", dims) == written
+    assert total(cw, "AWS/Kinesis", "GetRecords.Records", dims) == 5
+    ages = statistics(cw, "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", dims, "Maximum")
+    first_read = min(e.t for e in streams.lab.trace.of("poll") if e.records)
+    assert [v for v, _ in ages.values()] == [first_read * 1000]  # written at t = 0
+
+
+def test_throughput_exceeded_hook(streams):
+    """The hook the shard throughput limits will call (they are not modelled yet)."""
+    import pytest
+
+    publisher = streams.lab.cloudwatch.publisher
+    publisher.throughput_exceeded("telemetry", "Write")
+    with pytest.raises(ValueError, match="direction must be 'Write' or 'Read'"):
+        publisher.throughput_exceeded("telemetry", "write")
+    cw = streams.lab.client("cloudwatch")
+    dims = [{"Name": "StreamName", "Value": "telemetry"}]
+    assert total(cw, "AWS/Kinesis", "WriteProvisionedThroughputExceeded", dims) == 1

@@ -50,6 +50,7 @@ from moto.cloudwatch.models import MetricAggregatedDatum, cloudwatch_backends
 
 from .. import metrics
 from ..clock import START
+from .kinesis import KinesisCounter
 
 MINUTE = 60.0
 ERROR_OUTCOMES = ("error", "timeout")
@@ -95,6 +96,7 @@ class Publisher:
         self._moved_at: dict = {}  #: (queue ARN, message id) -> when it was redriven there
         self._sampler = None
         self._minute_hooks: list = []  #: called after each minute's sample (alarms)
+        self.kinesis = KinesisCounter(lab, self.add)
 
     def backend(self):
         return cloudwatch_backends[self.lab.account_id][self.lab.region]
@@ -149,6 +151,8 @@ class Publisher:
         kind, t = event.kind, event.t
         if event.source and event.source.startswith("arn:aws:sqs:"):
             self._count_queue(event)
+        elif kind == "poll" and event.source and event.source.startswith("arn:aws:kinesis:"):
+            self.kinesis.get_records(event)
         if event.mapping is None:
             return
         function = self.function_of(event.mapping)
@@ -199,6 +203,14 @@ class Publisher:
             self.add("AWS/SQS", "NumberOfEmptyReceives", queue, "Count", t, 0.0 if n else 1.0)
         elif kind == "delete":
             self.add("AWS/SQS", "NumberOfMessagesDeleted", queue, "Count", t, 1.0)
+
+    def throughput_exceeded(self, stream_name, direction, t=None) -> None:
+        """Hook for the shard throughput limits (not modelled yet): one request Kinesis refused,
+        ``direction`` "Write" or "Read" (``...ProvisionedThroughputExceeded``, Count)."""
+        if direction not in ("Write", "Read"):
+            raise ValueError(f"direction must be 'Write' or 'Read', got {direction!r}")
+        self.add("AWS/Kinesis", f"{direction}ProvisionedThroughputExceeded",
+                 (("StreamName", stream_name),), "Count", self.lab.now if t is None else t, 1.0)
 
     # --- the minute tick -----------------------------------------------------------------------
 
