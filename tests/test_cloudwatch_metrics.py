@@ -213,3 +213,20 @@ def test_throughput_exceeded_hook(streams):
     cw = streams.lab.client("cloudwatch")
     dims = [{"Name": "StreamName", "Value": "telemetry"}]
     assert total(cw, "AWS/Kinesis", "WriteProvisionedThroughputExceeded", dims) == 1
+
+
+def test_only_the_listed_metrics_are_published(env):
+    from esmlab.cloudwatch import PUBLISHED
+
+    run_orders(env)
+    listed = {(ns, name, dim, unit) for ns, name, dim, unit, _when, _src in PUBLISHED}
+    cw = env.lab.client("cloudwatch")
+    found = set()
+    for metric in cw.list_metrics()["Metrics"]:
+        (dim,) = [d["Name"] for d in metric["Dimensions"]]
+        found.add((metric["Namespace"], metric["MetricName"], dim))
+    assert found <= {(ns, name, dim) for ns, name, dim, _ in listed}
+    assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName") in found
+    for datum in env.lab.cloudwatch.publisher.backend().metric_data:
+        (dim,) = [d.name for d in datum.dimensions]
+        assert (datum.namespace, datum.name, dim, datum.unit) in listed

@@ -16,6 +16,49 @@ from .publisher import Publisher
 
 _active = None  #: the open lab's CloudWatch
 
+LAMBDA = "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html"
+SQS = ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
+       "sqs-available-cloudwatch-metrics.html")
+KINESIS = "https://docs.aws.amazon.com/streams/latest/dev/monitoring-with-cloudwatch.html"
+
+#: Every metric a Lab publishes: (namespace, metric, dimension, unit, when, source). The site's
+#: metrics reference is generated from it; tests check that nothing else is published.
+PUBLISHED = (
+    ("AWS/Lambda", "Invocations", "FunctionName", "Count", "each invocation (1)", LAMBDA),
+    ("AWS/Lambda", "Errors", "FunctionName", "Count", "each invocation (1 or 0)", LAMBDA),
+    ("AWS/Lambda", "Duration", "FunctionName", "Milliseconds", "each invocation", LAMBDA),
+    ("AWS/Lambda", "Throttles", "FunctionName", "Count", "each throttled invocation", LAMBDA),
+    ("AWS/Lambda", "ConcurrentExecutions", "FunctionName", "Count",
+     "each invocation start, and each minute one is running", LAMBDA),
+    ("AWS/Lambda", "IteratorAge", "FunctionName", "Milliseconds",
+     "each stream invocation", LAMBDA),
+    ("AWS/Lambda", "DestinationDeliveryFailures", "FunctionName", "Count",
+     "each failed on-failure delivery", LAMBDA),
+    *(("AWS/Lambda", name, "EventSourceMappingUUID", "Count",
+       "with MetricsConfig EventCount only", LAMBDA)
+      for name in ("PolledEventCount", "FilteredOutEventCount", "InvokedEventCount",
+                   "FailedInvokeEventCount", "DeletedEventCount", "DroppedEventCount",
+                   "OnFailureDestinationDeliveredEventCount")),
+    ("AWS/SQS", "NumberOfMessagesSent", "QueueName", "Count",
+     "each message sent (not those SQS redrives to a DLQ)", SQS),
+    ("AWS/SQS", "SentMessageSize", "QueueName", "Bytes", "each message sent", SQS),
+    ("AWS/SQS", "NumberOfMessagesReceived", "QueueName", "Count", "each mapping receive", SQS),
+    ("AWS/SQS", "NumberOfEmptyReceives", "QueueName", "Count", "each mapping receive", SQS),
+    ("AWS/SQS", "NumberOfMessagesDeleted", "QueueName", "Count", "each delete", SQS),
+    *(("AWS/SQS", name, "QueueName", "Count", "sampled at each minute's end", SQS)
+      for name in ("ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
+                   "ApproximateNumberOfMessagesDelayed")),
+    ("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", "Seconds",
+     "sampled at each minute's end, while the queue holds a message", SQS),
+    ("AWS/Kinesis", "IncomingRecords", "StreamName", "Count", "each put (moto publishes it)",
+     KINESIS),
+    ("AWS/Kinesis", "IncomingBytes", "StreamName", "Bytes", "each put (moto publishes it)",
+     KINESIS),
+    *(("AWS/Kinesis", name, "StreamName", unit, "each mapping GetRecords call", KINESIS)
+      for name, unit in (("GetRecords.Records", "Count"), ("GetRecords.Bytes", "Bytes"),
+                         ("GetRecords.IteratorAgeMilliseconds", "Milliseconds"))),
+)
+
 
 class CloudWatch:
     def __init__(self, lab):
