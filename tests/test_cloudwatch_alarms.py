@@ -119,3 +119,17 @@ def test_what_cannot_be_evaluated_is_refused(env, extra):
         cw.put_metric_alarm(**params)
     assert error.value.response["Error"]["Message"].startswith("[esmlab]")
     assert cw.describe_alarms()["MetricAlarms"] == []
+
+
+def test_updating_an_alarm_keeps_its_state(env):
+    cw = env.lab.client("cloudwatch")
+    failing_pipeline(env)
+    errors_alarm(cw)
+    env.lab.run(until=60)
+    assert state(cw)[0] == "ALARM"
+    errors_alarm(cw, Threshold=100)  # the same alarm, a new threshold
+    assert state(cw)[0] == "ALARM"
+    history = cw.describe_alarm_history(AlarmName="worker-errors",
+                                        HistoryItemType="ConfigurationUpdate")
+    assert [h["HistorySummary"] for h in history["AlarmHistoryItems"]] == [
+        'Alarm "worker-errors" updated', 'Alarm "worker-errors" created']

@@ -98,3 +98,13 @@ def test_one_stream_per_execution_environment(env):
 
     assert len(names) == peak_concurrency(env.lab.trace.invocations)
     assert all(n.startswith("2025/01/01/[$LATEST]") for n in names)
+
+
+def test_prints_still_show_where_the_lab_runs(env, capsys):
+    env.lab.function("worker", lambda e, c: print("hello from the handler"), timeout=10)
+    url, arn = env.queue()
+    env.mapping(arn)
+    env.send(url, "x")
+    env.lab.run(until=20)
+    assert "hello from the handler" in capsys.readouterr().out
+    assert "hello from the handler" in [e["message"] for e in messages(env.lab)]

@@ -83,6 +83,7 @@ class Alarms:
         self.lab = lab
         self.publisher = publisher
         self.history: list[dict] = []  #: newest last
+        self._kept = None  #: the state of an alarm that put_metric_alarm is updating
 
     # --- the CloudWatch API --------------------------------------------------------------------
 
@@ -91,6 +92,10 @@ class Alarms:
             for key, message in UNSUPPORTED.items():
                 if params.get(key):
                     return _error(message)
+            old = self.publisher.backend().alarms.get(params.get("AlarmName"))
+            self._kept = None if old is None else (
+                old.state_value, old.state_reason, old.state_reason_data,
+                old.state_updated_timestamp)
         if operation == "DescribeAlarmHistory":
             return self.describe_history(params)
         return None
@@ -99,8 +104,15 @@ class Alarms:
         if operation != "PutMetricAlarm" or "Error" in parsed:
             return
         alarm = self.publisher.backend().alarms[params["AlarmName"]]
-        # A new alarm is INSUFFICIENT_DATA until it is evaluated (moto would say OK).
         alarm.history.clear()
+        if self._kept is not None:
+            # Updating an alarm keeps its state (moto would reset it to OK):
+            # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+            (alarm.state_value, alarm.state_reason, alarm.state_reason_data,
+             alarm.state_updated_timestamp) = self._kept
+            self._history(alarm.name, "ConfigurationUpdate", f'Alarm "{alarm.name}" updated', {})
+            return
+        # A new alarm is INSUFFICIENT_DATA until it is evaluated (moto would say OK).
         alarm.state_value = "INSUFFICIENT_DATA"
         alarm.state_reason = "Unchecked: Initial alarm creation"
         alarm.state_updated_timestamp = self.lab.datetime()

@@ -20,6 +20,7 @@ MODELLING CHOICES (docs/simulator.md):
   ``Memory Size``; ``Max Memory Used`` and ``Init Duration`` are left out: esmlab models no
   memory and no cold start.
 * Lines are written into moto lazily, just before the next CloudWatch Logs call.
+* What the handler prints still shows where the lab runs (the notebook), as well as in the log.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import contextlib
 import io
 import logging
 import math
+import sys
 import uuid
 
 from moto.logs.models import logs_backends
@@ -37,6 +39,20 @@ from ..clock import START
 
 MEMORY_MB = 128  # what LambdaContext.memory_limit_in_mb reports
 _NAMESPACE = uuid.UUID("5f2b8c1e-6a4d-4f0e-9a37-2c1d7e3b9a10")  # esmlab's, for stream ids
+
+
+class _Tee(io.TextIOBase):
+    """Writes to the invocation's log and still to the notebook (or terminal) it ran from."""
+
+    def __init__(self, log, echo):
+        self.log, self.echo = log, echo
+
+    def write(self, text):
+        self.log.write(text)
+        return self.echo.write(text)
+
+    def flush(self):
+        self.echo.flush()
 
 
 class _RuntimeFormat(logging.Formatter):
@@ -91,7 +107,8 @@ class Logs:
         root = logging.getLogger()
         root.addHandler(handler)
         try:
-            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            with contextlib.redirect_stdout(_Tee(output, sys.stdout)), \
+                    contextlib.redirect_stderr(_Tee(output, sys.stderr)):
                 result = run()
         finally:
             root.removeHandler(handler)
