@@ -223,10 +223,27 @@ def test_only_the_listed_metrics_are_published(env):
     cw = env.lab.client("cloudwatch")
     found = set()
     for metric in cw.list_metrics()["Metrics"]:
-        (dim,) = [d["Name"] for d in metric["Dimensions"]]
+        dim = ", ".join(sorted(d["Name"] for d in metric["Dimensions"]))
         found.add((metric["Namespace"], metric["MetricName"], dim))
     assert found <= {(ns, name, dim) for ns, name, dim, _ in listed}
     assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName") in found
     for datum in env.lab.cloudwatch.publisher.backend().metric_data:
-        (dim,) = [d.name for d in datum.dimensions]
+        dim = ", ".join(sorted(d.name for d in datum.dimensions))
         assert (datum.namespace, datum.name, dim, datum.unit) in listed
+
+
+def test_dynamodb_stream_returned_records(streams):
+    streams.lab.function("fn", lambda e, c: None, timeout=10, duration=1.0)
+    arn = streams.table()
+    for n in range(3):
+        streams.ddb.put_item(TableName="orders", Item={"id": {"S": str(n)}})
+    streams.lam.create_event_source_mapping(
+        FunctionName="fn", EventSourceArn=arn, StartingPosition="TRIM_HORIZON")
+    streams.lab.run(until=120)
+    cw = streams.lab.client("cloudwatch")
+    dims = [{"Name": "Operation", "Value": "GetRecords"},
+            {"Name": "StreamLabel", "Value": arn.rsplit("/", 1)[-1]},
+            {"Name": "TableName", "Value": "orders"}]
+    assert total(cw, "AWS/DynamoDB", "ReturnedRecordsCount", dims) == 3
+    assert total(cw, "AWS/Lambda", "Invocations", fn("fn")) >= 1
+    assert statistics(cw, "AWS/Lambda", "IteratorAge", fn("fn"), "Maximum")

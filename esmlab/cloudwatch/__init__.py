@@ -20,6 +20,7 @@ LAMBDA = "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.
 SQS = ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
        "sqs-available-cloudwatch-metrics.html")
 KINESIS = "https://docs.aws.amazon.com/streams/latest/dev/monitoring-with-cloudwatch.html"
+DYNAMODB = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html"
 
 #: Every metric a Lab publishes: (namespace, metric, dimension, unit, when, source). The site's
 #: metrics reference is generated from it; tests check that nothing else is published.
@@ -57,6 +58,8 @@ PUBLISHED = (
     *(("AWS/Kinesis", name, "StreamName", unit, "each mapping GetRecords call", KINESIS)
       for name, unit in (("GetRecords.Records", "Count"), ("GetRecords.Bytes", "Bytes"),
                          ("GetRecords.IteratorAgeMilliseconds", "Milliseconds"))),
+    ("AWS/DynamoDB", "ReturnedRecordsCount", "Operation, StreamLabel, TableName", "Count",
+     "each mapping GetRecords call on a table's stream", DYNAMODB),
 )
 
 

@@ -50,6 +50,7 @@ from moto.cloudwatch.models import MetricAggregatedDatum, cloudwatch_backends
 
 from .. import metrics
 from ..clock import START
+from . import dynamodb
 from .kinesis import KinesisCounter
 
 MINUTE = 60.0
@@ -153,6 +154,8 @@ class Publisher:
             self._count_queue(event)
         elif kind == "poll" and event.source and event.source.startswith("arn:aws:kinesis:"):
             self.kinesis.get_records(event)
+        elif kind == "poll" and event.source and ":dynamodb:" in event.source:
+            dynamodb.get_records(self.add, event)
         if event.mapping is None:
             return
         function = self.function_of(event.mapping)
