@@ -247,3 +247,18 @@ def test_dynamodb_stream_returned_records(streams):
     assert total(cw, "AWS/DynamoDB", "ReturnedRecordsCount", dims) == 3
     assert total(cw, "AWS/Lambda", "Invocations", fn("fn")) >= 1
     assert statistics(cw, "AWS/Lambda", "IteratorAge", fn("fn"), "Maximum")
+
+
+def test_metrics_outlive_a_deleted_mapping(env):
+    env.lab.function("worker", lambda e, c: None, timeout=10, duration=1.0)
+    url, arn = env.queue()
+    env.send(url, "a", "b")
+    uuid = env.mapping(arn, BatchSize=1, MetricsConfig={"Metrics": ["EventCount"]})["UUID"]
+    env.lab.run(until=30)
+    env.lam.delete_event_source_mapping(UUID=uuid)
+    env.lab.run(until=50)
+    assert uuid not in env.lab.mappings
+    cw = env.lab.client("cloudwatch")
+    assert total(cw, "AWS/Lambda", "Invocations", fn()) == 2
+    esm = [{"Name": "EventSourceMappingUUID", "Value": uuid}]
+    assert total(cw, "AWS/Lambda", "InvokedEventCount", esm) == 2

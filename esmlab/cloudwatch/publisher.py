@@ -92,7 +92,7 @@ class Publisher:
         self._seen = 0  #: trace events already counted
         self._buckets: dict = {}  #: (namespace, name, dims, unit, minute) -> [n, sum, min, max]
         self._running: dict = {}  #: function -> invocations running
-        self._functions: dict = {}  #: mapping UUID -> function name (mappings can be deleted)
+        self._functions: dict = {}  #: mapping UUID -> (function, EventCount on); outlives it
         self._starts: dict = {}  #: request id -> start time
         self._moved_at: dict = {}  #: (queue ARN, message id) -> when it was redriven there
         self._sampler = None
@@ -125,6 +125,7 @@ class Publisher:
     def flush(self) -> None:
         """Count the trace events since the last flush and store the datapoints in moto."""
         events = self.lab.trace.events
+        self._remember_mappings()
         for event in events[self._seen:]:
             self._count(event)
         self._seen = len(events)
@@ -137,16 +138,12 @@ class Publisher:
             ))
         self._buckets.clear()
 
-    def function_of(self, mapping_uuid):
-        if mapping_uuid not in self._functions:
-            mapping = self.lab.mappings.get(mapping_uuid)
-            self._functions[mapping_uuid] = mapping.function_name if mapping else None
-        return self._functions[mapping_uuid]
-
-    def event_counts_on(self, mapping_uuid) -> bool:
-        mapping = self.lab.mappings.get(mapping_uuid)
-        config = (mapping.config.get("MetricsConfig") if mapping else None) or {}
-        return "EventCount" in (config.get("Metrics") or ())
+    def _remember_mappings(self) -> None:
+        """Each mapping's function and MetricsConfig, kept after the mapping is deleted."""
+        for uuid, mapping in self.lab.mappings.items():
+            config = mapping.config.get("MetricsConfig") or {}
+            self._functions[uuid] = (mapping.function_name,
+                                     "EventCount" in (config.get("Metrics") or ()))
 
     def _count(self, event) -> None:
         kind, t = event.kind, event.t
@@ -158,7 +155,7 @@ class Publisher:
             dynamodb.get_records(self.add, event)
         if event.mapping is None:
             return
-        function = self.function_of(event.mapping)
+        function, event_counts = self._functions.get(event.mapping, (None, False))
         if function is None:
             return
         fn = (("FunctionName", function),)
@@ -180,7 +177,7 @@ class Publisher:
             self.add("AWS/Lambda", "Throttles", fn, "Count", t, 1.0)
         elif kind == "destination" and event.outcome != "delivered":
             self.add("AWS/Lambda", "DestinationDeliveryFailures", fn, "Count", t, 1.0)
-        if self.event_counts_on(event.mapping):
+        if event_counts:
             esm = (("EventSourceMappingUUID", event.mapping),)
             for name, value in metrics._contributions(event):
                 if name in EVENT_COUNTS:
