@@ -265,6 +265,7 @@ class Lab:
         if state is None:
             mapping.state = "Deleted"
             self.record_state(mapping)
+            self.cloudwatch.publisher.remember(mapping)  # its metrics outlive it
             del self.mappings[mapping.uuid]
             return
         mapping.state = state

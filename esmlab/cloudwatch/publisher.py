@@ -138,12 +138,15 @@ class Publisher:
             ))
         self._buckets.clear()
 
+    def remember(self, mapping) -> None:
+        """Keep the mapping's function and MetricsConfig (called again when it is deleted)."""
+        config = mapping.config.get("MetricsConfig") or {}
+        self._functions[mapping.uuid] = (mapping.function_name,
+                                         "EventCount" in (config.get("Metrics") or ()))
+
     def _remember_mappings(self) -> None:
-        """Each mapping's function and MetricsConfig, kept after the mapping is deleted."""
-        for uuid, mapping in self.lab.mappings.items():
-            config = mapping.config.get("MetricsConfig") or {}
-            self._functions[uuid] = (mapping.function_name,
-                                     "EventCount" in (config.get("Metrics") or ()))
+        for mapping in self.lab.mappings.values():
+            self.remember(mapping)
 
     def _count(self, event) -> None:
         kind, t = event.kind, event.t
