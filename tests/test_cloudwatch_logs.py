@@ -108,3 +108,58 @@ def test_prints_still_show_where_the_lab_runs(env, capsys):
     env.lab.run(until=20)
     assert "hello from the handler" in capsys.readouterr().out
     assert "hello from the handler" in [e["message"] for e in messages(env.lab)]
+
+
+def test_same_seed_same_logs_and_metrics():
+    import datetime as dt
+
+    from esmlab import Lab
+    from esmlab.clock import START
+
+    def run():
+        with Lab(seed=3) as lab:
+            sqs = lab.client("sqs")
+            url = sqs.create_queue(QueueName="q")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+                "Attributes"]["QueueArn"]
+            lab.function("worker", lambda e, c: print(len(e["Records"])), timeout=10,
+                         duration=lambda e: lab.random.random())
+            lab.client("lambda").create_event_source_mapping(FunctionName="worker",
+                                                             EventSourceArn=arn)
+            for n in range(30):
+                sqs.send_message(QueueUrl=url, MessageBody=str(n))
+            lab.run(until=180)
+            logs = [(e["logStreamName"], e["timestamp"], e["message"]) for e in messages(lab)]
+            data = lab.client("cloudwatch").get_metric_data(
+                MetricDataQueries=[{"Id": "d", "MetricStat": {"Metric": {
+                    "Namespace": "AWS/Lambda", "MetricName": "Duration",
+                    "Dimensions": [{"Name": "FunctionName", "Value": "worker"}]},
+                    "Period": 60, "Stat": "Average"}}],
+                StartTime=START, EndTime=START + dt.timedelta(minutes=5))
+            return logs, data["MetricDataResults"][0]["Values"], lab.trace.fingerprint()
+
+    assert run() == run()
+
+
+def test_powertools_structured_logging_reaches_the_log_group(env):
+    import json
+
+    from aws_lambda_powertools import Logger
+
+    logger = Logger(service="orders")  # made outside the handler, as in a real function
+
+    @logger.inject_lambda_context
+    def handler(event, context):
+        logger.info("processing", extra={"records": len(event["Records"])})
+
+    env.lab.function("worker", handler, timeout=10)
+    url, arn = env.queue()
+    env.mapping(arn)
+    env.send(url, "x")
+    env.lab.run(until=20)
+    request_id = env.lab.trace.invocations[0].request_id
+    (line,) = [e["message"] for e in messages(env.lab) if e["message"].startswith("{")]
+    entry = json.loads(line)
+    assert entry["message"] == "processing" and entry["records"] == 1
+    assert entry["function_request_id"] == request_id
+    assert entry["timestamp"].startswith("2025-01-01 00:00:")

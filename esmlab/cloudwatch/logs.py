@@ -21,6 +21,8 @@ MODELLING CHOICES (docs/simulator.md):
   memory and no cold start.
 * Lines are written into moto lazily, just before the next CloudWatch Logs call.
 * What the handler prints still shows where the lab runs (the notebook), as well as in the log.
+  Logging handlers that write to stdout or stderr (Powertools' ``Logger``) are pointed at the
+  invocation's log while it runs, so their structured JSON lines reach the log group too.
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ class _Tee(io.TextIOBase):
 
     def flush(self):
         self.echo.flush()
+
+
+def _swap_streams(replacements) -> list:
+    """Point the logging handlers that write to stdout or stderr (Powertools' Logger makes one
+    when it is created, outside the handler) at the invocation's log for its duration."""
+    loggers = [logging.getLogger(), *(logging.Logger.manager.loggerDict.values())]
+    swapped = []
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            stream = getattr(handler, "stream", None)
+            if type(handler) is logging.StreamHandler and id(stream) in replacements:
+                swapped.append((handler, handler.setStream(replacements[id(stream)])))
+    return swapped
 
 
 class _RuntimeFormat(logging.Formatter):
@@ -104,14 +119,17 @@ class Logs:
         output = io.StringIO()
         handler = logging.StreamHandler(output)
         handler.setFormatter(_RuntimeFormat(context.aws_request_id))
+        out, err = _Tee(output, sys.stdout), _Tee(output, sys.stderr)
+        swapped = _swap_streams({id(sys.stdout): out, id(sys.stderr): err})
         root = logging.getLogger()
         root.addHandler(handler)
         try:
-            with contextlib.redirect_stdout(_Tee(output, sys.stdout)), \
-                    contextlib.redirect_stderr(_Tee(output, sys.stderr)):
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 result = run()
         finally:
             root.removeHandler(handler)
+            for stream_handler, original in swapped:
+                stream_handler.setStream(original)
         busy[index] = start + result.duration
         self._pending.append((function.name, stream, start, context.aws_request_id,
                               output.getvalue(), result))
