@@ -30,7 +30,6 @@ from botocore.exceptions import ClientError
 from esmlab import (
     Lab,
     cloudwatch,
-    destinations,
     filtering,
     limits,
     mapping,
@@ -38,6 +37,7 @@ from esmlab import (
     metrics,
     permissions,
 )
+from esmlab.streams import destinations
 
 # --- sources (fact base appendix) -----------------------------------------------------------
 
