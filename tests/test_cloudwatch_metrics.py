@@ -262,3 +262,14 @@ def test_metrics_outlive_a_deleted_mapping(env):
     assert total(cw, "AWS/Lambda", "Invocations", fn()) == 2
     esm = [{"Name": "EventSourceMappingUUID", "Value": uuid}]
     assert total(cw, "AWS/Lambda", "InvokedEventCount", esm) == 2
+
+
+def test_sent_message_size_counts_the_attributes(env):
+    url, _arn = env.queue()
+    env.sqs.send_message(QueueUrl=url, MessageBody="hello", MessageAttributes={
+        "Channel": {"DataType": "String", "StringValue": "web"},
+        "Bin": {"DataType": "Binary", "BinaryValue": b"\x01\x02"}})
+    cw = env.lab.client("cloudwatch")
+    size = statistics(cw, "AWS/SQS", "SentMessageSize", queue("orders"), "Maximum")
+    body, channel, binary = len("hello"), len("Channel" "String" "web"), len("Bin" "Binary") + 2
+    assert [v for v, _ in size.values()] == [float(body + channel + binary)]

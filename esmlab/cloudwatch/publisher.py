@@ -78,8 +78,8 @@ def message_bytes(message) -> int:
     https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html)."""
     size = len(message.body.encode())
     for name, attribute in message.message_attributes.items():
-        value = attribute.get("string_value") or attribute.get("binary_value") or ""
-        size += len(name.encode()) + len(attribute.get("data_type", "").encode())
+        value = attribute.get("StringValue") or attribute.get("BinaryValue") or ""
+        size += len(name.encode()) + len(attribute.get("DataType", "").encode())
         size += len(value.encode() if isinstance(value, str) else value)
     return size
 
