@@ -133,3 +133,26 @@ def test_updating_an_alarm_keeps_its_state(env):
                                         HistoryItemType="ConfigurationUpdate")
     assert [h["HistorySummary"] for h in history["AlarmHistoryItems"]] == [
         'Alarm "worker-errors" updated', 'Alarm "worker-errors" created']
+
+
+def test_sub_minute_periods_are_refused(env):
+    cw = env.lab.client("cloudwatch")
+    with pytest.raises(ClientError, match=r"\[esmlab\] Period 30 is not a whole number"):
+        errors_alarm(cw, Period=30)
+
+
+def test_history_filters(env):
+    cw = env.lab.client("cloudwatch")
+    failing_pipeline(env)
+    errors_alarm(cw)
+    env.lab.run(until=300)
+    everything = cw.describe_alarm_history(AlarmName="worker-errors")["AlarmHistoryItems"]
+    assert len(everything) >= 3  # created, -> ALARM, -> OK
+    later = cw.describe_alarm_history(AlarmName="worker-errors",
+                                      StartDate=START + dt.timedelta(seconds=61))
+    assert all(h["Timestamp"] > START + dt.timedelta(seconds=60)
+               for h in later["AlarmHistoryItems"])
+    assert len(later["AlarmHistoryItems"]) < len(everything)
+    one = cw.describe_alarm_history(AlarmName="worker-errors", MaxRecords=1,
+                                    ScanBy="TimestampAscending")["AlarmHistoryItems"]
+    assert [h["HistorySummary"] for h in one] == ['Alarm "worker-errors" created']

@@ -8,6 +8,8 @@ breach the threshold the alarm is in ``ALARM``, otherwise ``OK``; missing period
 A change of state is written to the alarm (``describe_alarms``: state, reason, reason data), to
 its history (``describe_alarm_history``, which esmlab answers), and runs the alarm's actions for
 the new state: an SNS topic gets the alarm's JSON message, which a subscribed queue receives.
+A ``Period`` that is not a whole number of minutes is refused too: every metric here has
+1-minute resolution.
 
 What esmlab cannot evaluate is refused at ``put_metric_alarm`` with an ``[esmlab]`` message
 instead of sitting in ``INSUFFICIENT_DATA`` for ever: metric math (``Metrics``), anomaly
@@ -47,6 +49,9 @@ UNSUPPORTED = {
                          "percentiles. Use Statistic (SampleCount, Average, Sum, Minimum, "
                          "Maximum).",
 }
+HIGH_RESOLUTION = ("[esmlab] Period {period} is not a whole number of minutes: the simulator "
+                   "publishes metrics at 1-minute resolution, so use a Period of 60 seconds or a "
+                   "multiple of 60.")
 
 
 def _error(message):
@@ -74,6 +79,13 @@ def statistic(datums, name):
             "Average": total / count}[name]
 
 
+def _utc(moment) -> dt.datetime:
+    """A StartDate/EndDate as given to boto3 (a datetime, naive meaning UTC, or ISO text)."""
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def when(t_seconds: float) -> str:
     return (START + dt.timedelta(seconds=t_seconds)).strftime("%d/%m/%y %H:%M:%S")
 
@@ -92,6 +104,8 @@ class Alarms:
             for key, message in UNSUPPORTED.items():
                 if params.get(key):
                     return _error(message)
+            if params.get("Period") and params["Period"] % 60:
+                return _error(HIGH_RESOLUTION.format(period=params["Period"]))
             old = self.publisher.backend().alarms.get(params.get("AlarmName"))
             self._kept = None if old is None else (
                 old.state_value, old.state_reason, old.state_reason_data,
@@ -122,8 +136,14 @@ class Alarms:
         items = [h for h in self.history
                  if params.get("AlarmName") in (None, h["AlarmName"])
                  and params.get("HistoryItemType") in (None, h["HistoryItemType"])]
+        if params.get("StartDate"):
+            items = [h for h in items if h["Timestamp"] >= _utc(params["StartDate"])]
+        if params.get("EndDate"):
+            items = [h for h in items if h["Timestamp"] <= _utc(params["EndDate"])]
         if params.get("ScanBy") != "TimestampAscending":
             items = items[::-1]
+        if params.get("MaxRecords"):
+            items = items[:params["MaxRecords"]]
         body = {"AlarmHistoryItems": items,
                 "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
         return AWSResponse("https://monitoring.esmlab", 200, {}, None), body
