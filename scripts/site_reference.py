@@ -969,8 +969,6 @@ def metrics_page() -> str:
         ("| `WriteProvisionedThroughputExceeded`, `ReadProvisionedThroughputExceeded` | "
         "`AWS/Kinesis` | requests refused for a shard's throughput limit (not modelled yet) | "
         f"{link(KINESIS_MONITORING)} |"),
-        ("| `IteratorAgeMilliseconds` | `AWS/Kinesis` | shard level (enhanced metrics) | "
-        f"{link(KINESIS_MONITORING)} |"),
         "",
         "## Metrics that do not exist",
         "",

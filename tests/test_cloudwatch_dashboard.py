@@ -42,3 +42,27 @@ def test_bad_arguments_are_named(env):
         dashboard(cw, pipeline_panels("q", "f"), minutes=5, columns=4)
     with pytest.raises(ValueError, match="panels must list"):
         dashboard(cw, [], minutes=5)
+
+
+def test_iterator_age_per_shard(streams):
+    streams.lab.function("fn", lambda e, c: None, timeout=10, duration=1.0)
+    arn = streams.stream(shards=2)
+    streams.kinesis.enable_enhanced_monitoring(StreamName="telemetry",
+                                               ShardLevelMetrics=["IteratorAgeMilliseconds"])
+    for n in range(20):
+        streams.put("telemetry", {"n": n}, key=f"k{n}")
+    streams.lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=arn,
+                                            StartingPosition="TRIM_HORIZON")
+    streams.lab.run(until=120)
+    shards = [s["ShardId"] for s in streams.kinesis.list_shards(StreamName="telemetry")["Shards"]]
+    figure = dashboard(streams.lab.client("cloudwatch"),
+                       pipeline_panels("none", "fn", stream="telemetry", shards=shards),
+                       minutes=2)
+    per_shard = next(ax for ax in figure.axes if ax.get_title() == "Iterator age per shard (ms)")
+    lines = {line.get_label(): list(line.get_ydata()) for line in per_shard.get_lines()}
+    assert set(lines) == {f"IteratorAgeMilliseconds (Maximum) {s}" for s in shards}
+    polls = [e for e in streams.lab.trace.of("poll") if e.records]
+    assert max(max(v) for v in lines.values()) == max(e.t for e in polls) * 1000
+    cw = streams.lab.client("cloudwatch")
+    not_enabled = cw.list_metrics(Namespace="AWS/Kinesis", MetricName="OutgoingRecords")
+    assert not_enabled["Metrics"] == []  # only the shard-level metrics that were enabled

@@ -58,6 +58,10 @@ PUBLISHED = (
     *(("AWS/Kinesis", name, "StreamName", unit, "each mapping GetRecords call", KINESIS)
       for name, unit in (("GetRecords.Records", "Count"), ("GetRecords.Bytes", "Bytes"),
                          ("GetRecords.IteratorAgeMilliseconds", "Milliseconds"))),
+    *(("AWS/Kinesis", name, "ShardId, StreamName", unit,
+       "each mapping GetRecords call, once enable_enhanced_monitoring names it", KINESIS)
+      for name, unit in (("IteratorAgeMilliseconds", "Milliseconds"),
+                         ("OutgoingRecords", "Count"), ("OutgoingBytes", "Bytes"))),
     ("AWS/DynamoDB", "ReturnedRecordsCount", "Operation, StreamLabel, TableName", "Count",
      "each mapping GetRecords call on a table's stream", DYNAMODB),
 )

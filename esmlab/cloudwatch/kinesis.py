@@ -8,6 +8,9 @@ https://docs.aws.amazon.com/streams/latest/dev/monitoring-with-cloudwatch.html
 * ``GetRecords.Records``, ``GetRecords.Bytes`` and ``GetRecords.IteratorAgeMilliseconds``: the
   mappings' ``GetRecords`` calls, from the trace. The iterator age of a call is the age of the
   last record it returned (0 when it returned none: the reader is at the tip of the shard).
+* Shard level (``ShardId`` and ``StreamName``), only for the metrics enabled with
+  ``enable_enhanced_monitoring``: ``IteratorAgeMilliseconds``, ``OutgoingRecords`` and
+  ``OutgoingBytes`` of the mappings' reads.
 * ``WriteProvisionedThroughputExceeded`` and ``ReadProvisionedThroughputExceeded``: not yet;
   esmlab models no shard throughput limit. When it does, the runtime calls
   :meth:`esmlab.cloudwatch.publisher.Publisher.throughput_exceeded` for each refused request.
@@ -59,3 +62,10 @@ class KinesisCounter:
         self.add("AWS/Kinesis", "GetRecords.Bytes", dims, "Bytes", event.t, float(size))
         self.add("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", dims, "Milliseconds",
                  event.t, age)
+        enabled = set(stream.shard_level_metrics)
+        shard_dims = (("ShardId", event.detail["shard"]), ("StreamName", name))
+        for metric, unit, value in (("IteratorAgeMilliseconds", "Milliseconds", age),
+                                    ("OutgoingRecords", "Count", float(len(event.records))),
+                                    ("OutgoingBytes", "Bytes", float(size))):
+            if metric in enabled or "ALL" in enabled:  # enhanced (shard-level) monitoring
+                self.add("AWS/Kinesis", metric, shard_dims, unit, event.t, value)

@@ -33,7 +33,7 @@ def queries(panels) -> list[dict]:
         for namespace, name, dims, stat in metrics:
             out.append({
                 "Id": f"m{len(out)}",
-                "Label": f"{name} ({stat})",
+                "Label": f"{name} ({stat})" + (f" {dims['ShardId']}" if "ShardId" in dims else ""),
                 "MetricStat": {
                     "Metric": {"Namespace": namespace, "MetricName": name,
                                "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]},
@@ -82,9 +82,12 @@ def dashboard(cloudwatch, panels, *, minutes: int, columns: int = 2):
     return figure
 
 
-def pipeline_panels(queue: str, function: str, stream: str | None = None) -> list:
+def pipeline_panels(queue: str, function: str, stream: str | None = None,
+                    shards: tuple = ()) -> list:
     """Queue depth and age of oldest message beside invocations, errors and throttles; with
-    ``stream``, the function's iterator age and the stream's ``GetRecords`` iterator age."""
+    ``stream``, the function's iterator age and the stream's ``GetRecords`` iterator age; with
+    ``shards`` (ids), each shard's ``IteratorAgeMilliseconds`` (enhanced monitoring must be on:
+    ``kinesis.enable_enhanced_monitoring(StreamName=..., ShardLevelMetrics=["IteratorAgeMilliseconds"])``)."""
     q, f = {"QueueName": queue}, {"FunctionName": function}
     panels = [
         ("Queue depth", [("AWS/SQS", "ApproximateNumberOfMessagesVisible", q, "Maximum"),
@@ -101,4 +104,8 @@ def pipeline_panels(queue: str, function: str, stream: str | None = None) -> lis
             ("AWS/Lambda", "IteratorAge", f, "Maximum"),
             ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", {"StreamName": stream},
              "Maximum")]))
+    if stream is not None and shards:
+        panels.append(("Iterator age per shard (ms)", [
+            ("AWS/Kinesis", "IteratorAgeMilliseconds", {"ShardId": shard, "StreamName": stream},
+             "Maximum") for shard in shards]))
     return panels
