@@ -156,3 +156,30 @@ def test_history_filters(env):
     one = cw.describe_alarm_history(AlarmName="worker-errors", MaxRecords=1,
                                     ScanBy="TimestampAscending")["AlarmHistoryItems"]
     assert [h["HistorySummary"] for h in one] == ['Alarm "worker-errors" created']
+
+
+def test_a_day_of_evaluations_is_cheap(env):
+    import time
+
+    env.lab.function("worker", lambda e, c: None)
+    _url, arn = env.queue()
+    env.mapping(arn, MetricsConfig={"Metrics": ["EventCount"]})
+    cw = env.lab.client("cloudwatch")
+    cw.put_metric_alarm(
+        AlarmName="idle", Namespace="AWS/SQS", MetricName="NumberOfEmptyReceives",
+        Dimensions=[{"Name": "QueueName", "Value": "orders"}], Statistic="Sum", Period=60,
+        EvaluationPeriods=5, Threshold=1000, ComparisonOperator="GreaterThanThreshold")
+    alarms = env.lab.cloudwatch.alarms
+    spent = []
+    evaluate = alarms.evaluate
+
+    def timed(now):
+        began = time.process_time()
+        evaluate(now)
+        spent.append(time.process_time() - began)
+
+    env.lab.cloudwatch.publisher._minute_hooks[:] = [timed]
+    env.lab.run(until=86400)
+    assert len(spent) == 1440
+    assert sum(spent) < 1.0
+    assert state(cw, "idle")[0] == "OK"

@@ -49,6 +49,10 @@ UNSUPPORTED = {
                          "percentiles. Use Statistic (SampleCount, Average, Sum, Minimum, "
                          "Maximum).",
 }
+#: Datums are stored in time order give or take this: an invocation's Duration and Errors are
+#: stamped at its start and stored when it ends (at most 900 s later, plus a minute's flush).
+LATEST_ARRIVAL = dt.timedelta(seconds=900 + 2 * 60)
+
 HIGH_RESOLUTION = ("[esmlab] Period {period} is not a whole number of minutes: the simulator "
                    "publishes metrics at 1-minute resolution, so use a Period of 60 seconds or a "
                    "multiple of 60.")
@@ -96,6 +100,8 @@ class Alarms:
         self.publisher = publisher
         self.history: list[dict] = []  #: newest last
         self._kept = None  #: the state of an alarm that put_metric_alarm is updating
+        self._by_metric: dict = {}  #: (namespace, metric) -> stored datums, in storing order
+        self._indexed = 0  #: datums of moto's metric_data already in _by_metric
 
     # --- the CloudWatch API --------------------------------------------------------------------
 
@@ -160,23 +166,30 @@ class Alarms:
         if not alarms:
             return
         data = self.publisher.backend().metric_data
+        for datum in data[self._indexed:]:
+            self._by_metric.setdefault((datum.namespace, datum.name), []).append(datum)
+        self._indexed = len(data)
         for alarm in alarms:
             period = int(alarm.period or 60)
             end = (now // period) * period
             if getattr(alarm, "_esmlab_evaluated", None) == end:
                 continue
             alarm._esmlab_evaluated = end
-            self._evaluate(alarm, end, period, data)
+            self._evaluate(alarm, end, period,
+                           self._by_metric.get((alarm.namespace, alarm.metric_name), []))
 
     def _values(self, alarm, end, period, data):
         dims = sorted((d.name, d.value) for d in alarm.dimensions)
         first = end - period * alarm.evaluation_periods
         start, stop = timestamp(first), timestamp(end)
-        chosen = [d for d in data
-                  if d.name == alarm.metric_name and d.namespace == alarm.namespace
-                  and start <= d.timestamp < stop
-                  and sorted((x.name, x.value) for x in d.dimensions) == dims
-                  and (not alarm.unit or d.unit == alarm.unit)]
+        oldest = start - LATEST_ARRIVAL
+        chosen = []
+        for d in reversed(data):  # newest first: stop well before the evaluated range
+            if d.timestamp < oldest:
+                break
+            if (start <= d.timestamp < stop and (not alarm.unit or d.unit == alarm.unit)
+                    and sorted((x.name, x.value) for x in d.dimensions) == dims):
+                chosen.append(d)
         values = []
         for k in range(alarm.evaluation_periods):
             low = timestamp(first + k * period)
