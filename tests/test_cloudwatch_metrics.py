@@ -273,3 +273,38 @@ def test_sent_message_size_counts_the_attributes(env):
     size = statistics(cw, "AWS/SQS", "SentMessageSize", queue("orders"), "Maximum")
     body, channel, binary = len("hello"), len("Channel" "String" "web"), len("Bin" "Binary") + 2
     assert [v for v, _ in size.values()] == [float(body + channel + binary)]
+
+
+def test_queue_gauges_follow_a_learner_receive_and_its_visibility_timeout(env):
+    url, _arn = env.queue(VisibilityTimeout=100)
+    env.send(url, *[str(n) for n in range(10)])
+    env.lab.run(until=61)
+    env.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=3)
+    env.lab.run(until=240)
+    cw = env.lab.client("cloudwatch")
+    visible = statistics(cw, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue("orders"),
+                         "Maximum", period=60)
+    hidden = statistics(cw, "AWS/SQS", "ApproximateNumberOfMessagesNotVisible", queue("orders"),
+                        "Maximum", period=60)
+    # Sampled at t = 60, 120, 180, 240: received at 61, visible again at 161.
+    assert [visible[m][0] for m in range(4)] == [10, 7, 10, 10]
+    assert [hidden[m][0] for m in range(4)] == [0, 3, 0, 0]
+    ages = statistics(cw, "AWS/SQS", "ApproximateAgeOfOldestMessage", queue("orders"),
+                      "Maximum", period=60)
+    assert [ages[m][0] for m in range(4)] == [60, 120, 180, 240]
+
+
+def test_a_day_of_a_standing_backlog_is_cheap(env):
+    import time
+
+    url, _arn = env.queue()
+    for _ in range(200):
+        env.sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(k), "MessageBody": "x"} for k in range(10)])
+    began = time.process_time()
+    env.lab.run(until=86400)
+    assert time.process_time() - began < 2.0
+    cw = env.lab.client("cloudwatch")
+    visible = statistics(cw, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue("orders"),
+                         "Maximum", period=3600, hours=24)
+    assert {v for v, _ in visible.values()} == {2000.0}

@@ -93,6 +93,12 @@ def _after_cloudwatch(model, parsed, context, **kwargs):
         _active.alarms.after_call(model.name, context.get("esmlab_params", {}), parsed)
 
 
+def _before_sqs(**kwargs):
+    """Any SQS call may change what a queue holds: its gauges are counted again."""
+    if _active is not None:
+        _active.publisher.sqs_called = True
+
+
 def _before_logs(**kwargs):
     if _active is not None:
         _active.logs.flush()
@@ -103,6 +109,7 @@ botocore.handlers.BUILTIN_HANDLERS += [
     ("before-call.cloudwatch", _before_cloudwatch),
     ("after-call.cloudwatch", _after_cloudwatch),
     ("before-call.cloudwatch-logs", _before_logs),
+    ("before-call.sqs", _before_sqs),
 ]
 
 

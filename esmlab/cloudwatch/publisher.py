@@ -95,6 +95,9 @@ class Publisher:
         self._functions: dict = {}  #: mapping UUID -> (function, EventCount on); outlives it
         self._starts: dict = {}  #: request id -> start time
         self._moved_at: dict = {}  #: (queue ARN, message id) -> when it was redriven there
+        self._queue_states: dict = {}  #: queue ARN -> its last scan (see _scan)
+        self._touched: set = set()  #: queues the trace mentions since the last sample
+        self.sqs_called = False  #: any SQS API call since the last sample (set by a hook)
         self._sampler = None
         self._minute_hooks: list = []  #: called after each minute's sample (alarms)
         self.kinesis = KinesisCounter(lab, self.add)
@@ -188,6 +191,7 @@ class Publisher:
 
     def _count_queue(self, event) -> None:
         kind, t = event.kind, event.t
+        self._touched.add(event.source)
         queue = (("QueueName", event.source.rsplit(":", 1)[-1]),)
         if kind == "send":
             if "redriven_from" in event.detail:
@@ -233,23 +237,38 @@ class Publisher:
     def sample_queues(self, minute) -> None:
         now_ms = self.lab.clock.epoch() * 1000
         for queue in self.lab.sqs_backend().queues.values():
+            state = self._queue_states.get(queue.queue_arn)
+            if (state is None or self.sqs_called or queue.queue_arn in self._touched
+                    or state[0] != len(queue._messages) or now_ms >= state[4]):
+                state = self._scan(queue, now_ms)  # otherwise nothing changed: reuse it
+                self._queue_states[queue.queue_arn] = state
+            _count, visible, not_visible, delayed, _deadline, oldest = state
             dims = (("QueueName", queue.name),)
-            messages = queue._messages
-            visible = not_visible = delayed = 0
-            oldest = None
-            for message in messages:
-                if message.delayed_until > now_ms:
-                    delayed += 1
-                elif message.visible_at > now_ms:
-                    not_visible += 1
-                else:
-                    visible += 1
-                entered = self._moved_at.get((queue.queue_arn, message.id))
-                entered_ms = message.sent_timestamp if entered is None \
-                    else self.lab.clock.epoch(entered) * 1000
-                oldest = entered_ms if oldest is None else min(oldest, entered_ms)
             for name, value in zip(QUEUE_GAUGES, (visible, not_visible, delayed), strict=True):
                 self.add("AWS/SQS", name, dims, "Count", minute, float(value))
             if oldest is not None:  # SQS reports it only while the queue holds a message
                 self.add("AWS/SQS", "ApproximateAgeOfOldestMessage", dims, "Seconds", minute,
                          float(max(0, (now_ms - oldest) // 1000)))
+        self.sqs_called = False
+        self._touched.clear()
+
+    def _scan(self, queue, now_ms) -> tuple:
+        """(messages, visible, not visible, delayed, next change of those, oldest entry in ms)."""
+        visible = not_visible = delayed = 0
+        oldest = None
+        deadline = float("inf")
+        moved = self._moved_at
+        for message in queue._messages:
+            if message.delayed_until > now_ms:
+                delayed += 1
+                deadline = min(deadline, message.delayed_until)
+            elif message.visible_at > now_ms:
+                not_visible += 1
+                deadline = min(deadline, message.visible_at)
+            else:
+                visible += 1
+            entered = moved.get((queue.queue_arn, message.id)) if moved else None
+            entered_ms = message.sent_timestamp if entered is None \
+                else self.lab.clock.epoch(entered) * 1000
+            oldest = entered_ms if oldest is None else min(oldest, entered_ms)
+        return len(queue._messages), visible, not_visible, delayed, deadline, oldest
