@@ -28,6 +28,7 @@ MODELLING CHOICES (docs/simulator.md):
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import math
@@ -135,7 +136,9 @@ class Logs:
                               output.getvalue(), result))
         return result
 
-    def stream_name(self, function_name, index) -> str:
+    @staticmethod
+    @functools.cache
+    def stream_name(function_name, index) -> str:
         day = START.strftime("%Y/%m/%d")
         environment = uuid.uuid5(_NAMESPACE, f"{function_name}/{index}").hex
         return f"{day}/[$LATEST]{environment}"
