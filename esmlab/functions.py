@@ -50,6 +50,11 @@ TRUST_POLICY = json.dumps(
 )
 
 
+#: Set by esmlab.cloudwatch.logs while a Lab is open: runs each invocation with its output
+#: captured for the function's log group.
+log_sink = None
+
+
 class LambdaContext:
     """The ``context`` argument, with the attributes of Lambda's Python context object.
 
@@ -105,6 +110,11 @@ class Function:
 
     def execute(self, event, context) -> Result:
         """Run the handler now; never raises for the handler's own failures."""
+        if log_sink is not None:
+            return log_sink.record(self, context, lambda: self._execute(event, context))
+        return self._execute(event, context)
+
+    def _execute(self, event, context) -> Result:
         seconds = self.run_time(event)
         try:
             returned = self.handler(event, context)

@@ -28,7 +28,7 @@ from moto.core import responses as moto_responses
 from moto.moto_api._internal import mock_random
 from moto.sqs.models import sqs_backends
 
-from . import mapping_api
+from . import cloudwatch, mapping_api
 from .clock import START, Clock
 from .concurrency import Concurrency
 from .functions import register
@@ -122,6 +122,7 @@ class Lab:
         moto_streams.install(self)
         moto_iam.install()
         mapping_api.install(self)
+        self.cloudwatch = cloudwatch.install(self)  # metrics, logs and alarms (esmlab.cloudwatch)
         self.closed = False
         _open_lab = self
 
@@ -177,6 +178,7 @@ class Lab:
         for poller in self._pollers.values():
             poller.stop()
         mapping_api.uninstall(self)
+        cloudwatch.uninstall(self)
         moto_sqs.uninstall()
         moto_streams.uninstall()
         moto_iam.uninstall()
@@ -266,6 +268,7 @@ class Lab:
         if state is None:
             mapping.state = "Deleted"
             self.record_state(mapping)
+            self.cloudwatch.publisher.remember(mapping)  # its metrics outlive it
             del self.mappings[mapping.uuid]
             return
         mapping.state = state

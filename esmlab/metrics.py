@@ -1,25 +1,30 @@
-"""CloudWatch-style metrics derived from the trace
-(https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html).
+"""The event source mapping's event counts, derived from the trace, per period or in total.
 
-moto publishes no Lambda or SQS metrics, so esmlab computes the ones a lesson needs from the
-trace, per period, with AWS's metric names. Only metrics that exist are offered. Two names a
-popular guide uses are wrong and are not here: an SQS metric ``ReceiveCount``
-(``ApproximateReceiveCount`` is a message attribute) and
-``Lambda.OffendingProcessIdentifier`` (wrong: no such metric exists)
-(https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html).
+These are the figures :mod:`esmlab.cloudwatch.publisher` publishes into the lab's CloudWatch
+(``AWS/Lambda``, dimension ``EventSourceMappingUUID``, when the mapping has ``MetricsConfig``
+``EventCount``); both use :func:`_contributions`, so they always agree. A learner reads them with
+``cloudwatch.get_metric_data`` as on AWS; this module is the quick, trace-side view (a
+DataFrame) that tests and checks use. Metric names and meanings:
+https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html. Two names a popular
+guide uses do not exist and are not here: an SQS metric ``ReceiveCount``
+(``ApproximateReceiveCount`` is a message attribute) and ``Lambda.OffendingProcessIdentifier``.
 
 * ``PolledEventCount``: records read from the source (SQS messages received, stream records read).
 * ``FilteredOutEventCount``: records removed by the mapping's filters.
 * ``InvokedEventCount``: records sent to the function.
-* ``FailedInvokeEventCount``: records in invocations that failed (an error, a timeout or an invalid
-  partial response: every record; a valid partial response: the records it reported).
+* ``FailedInvokeEventCount``: records in invocations that failed. AWS does not say which records
+  of a partly failed batch count. MODELLING CHOICE: after an error, a timeout or an invalid
+  partial response, every record of the batch; after a valid partial response, only the
+  records it reported (docs/simulator.md).
 * ``DroppedEventCount`` (streams): records discarded for the age or retry limit.
 * ``OnFailureDestinationDeliveredEventCount`` (streams): records whose failure record reached
   the destination.
-* ``DestinationDeliveryFailures`` (streams): deliveries to the destination that failed.
-* ``DeletedEventCount`` (SQS): messages the mapping deleted.
+* ``DestinationDeliveryFailures`` (streams): deliveries to the destination that failed (AWS
+  publishes it per function, not per mapping, and without opting in).
+* ``DeletedEventCount`` (SQS): messages the mapping deleted (filtered-out messages included:
+  Lambda deletes them, https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html).
 * ``IteratorAge`` (streams, ms, maximum per period): age of the last record of a batch when it
-  was sent to the function.
+  was sent to the function (AWS publishes it per function).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from esmlab import (
     Lab,
+    cloudwatch,
     filtering,
     limits,
     mapping,
@@ -948,21 +949,25 @@ def metrics_page() -> str:
         (f"Source: {link(METRICS)}. `DroppedEventCount` does not count records lost to retention "
         "expiry or records sent to an on-failure destination."),
         "",
-        "## Other metrics worth watching (not computed by the simulator)",
+        "## What a Lab publishes into CloudWatch",
+        "",
+        ("While a Lab is open, these metrics are in its CloudWatch at simulated 1-minute "
+         "timestamps, for the learner's own `get_metric_data` and `get_metric_statistics` "
+         "(`esmlab.cloudwatch.PUBLISHED`; how each is counted: the simulator page)."),
+        "",
+        "| Namespace | Metric | Dimension | Unit | Published | Source |",
+        "|---|---|---|---|---|---|",
+        *(f"| `{ns}` | `{name}` | `{dim}` | {unit} | {when} | {link(src)} |"
+          for ns, name, dim, unit, when, src in cloudwatch.PUBLISHED),
+        "",
+        "## Other metrics worth watching (not published by the simulator)",
         "",
         "| Metric | Namespace | Meaning | Source |",
         "|---|---|---|---|",
-        ("| `ConcurrentExecutions` | `AWS/Lambda` | concurrent instances; can differ from "
-        f"shards × PF | {link(WITH_KINESIS)} |"),
         ("| `ProvisionedPollers` | `AWS/Lambda` | pollers in use (SQS, provisioned mode) | "
         f"{link(METRICS)} |"),
-        ("| `ApproximateNumberOfMessagesVisible`, `ApproximateAgeOfOldestMessage`, "
-        "`NumberOfMessagesReceived`, `NumberOfEmptyReceives`, `NumberOfMessagesDeleted` | "
-        f"`AWS/SQS` | queue depth, oldest message age, receives, empty receives, deletes | "
-        f"{link(SQS_METRICS)} |"),
-        ("| `GetRecords.IteratorAgeMilliseconds` | `AWS/Kinesis` | stream level, `GetRecords` "
-        f"consumers only | {link(KINESIS_MONITORING)} |"),
-        ("| `IteratorAgeMilliseconds` | `AWS/Kinesis` | shard level (enhanced metrics) | "
+        ("| `WriteProvisionedThroughputExceeded`, `ReadProvisionedThroughputExceeded` | "
+        "`AWS/Kinesis` | requests refused for a shard's throughput limit (not modelled yet) | "
         f"{link(KINESIS_MONITORING)} |"),
         "",
         "## Metrics that do not exist",
