@@ -50,7 +50,7 @@ def fifo_target(streams, kind):
         return arn, lambda: streams.sqs.receive_message(QueueUrl=url).get("Messages", [])
     topic = streams.lab.client("sns").create_topic(
         Name="failures.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
-    return topic, lambda: []
+    return topic, list
 
 
 @pytest.mark.parametrize("kind", ["queue", "topic"])
