@@ -24,6 +24,15 @@ RANGES = {
     "ScalingConfig.MaximumConcurrency": (2, 1_000),
 }
 
+#: MaximumRecordAgeInSeconds is -1 (no limit) or at least 60: values 0-59 lie inside the API
+#: range but are rejected. The API model's documentation says so ("The minimum valid value for
+#: maximum record age is 60s"): https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/lambda/
+#: aws.sdk.kotlin.services.lambda.model/-event-source-mapping-configuration/-builder/
+#: maximum-record-age-in-seconds.html (also an older edition of the Lambda API reference's
+#: EventSourceMappingConfiguration, and the AWS CDK). The message is not recorded: esmlab uses
+#: Lambda's constraint format (range_message), as for the other ranges.
+MIN_RECORD_AGE_SECONDS = 60
+
 #: Defaults per source kind (API, above; the recorded Create responses).
 DEFAULT_BATCH_SIZE = {"sqs": 10, "kinesis": 100, "dynamodb": 100}
 FIFO_MAX_BATCH_SIZE = 10  # SQS_PARAMS

@@ -352,6 +352,10 @@ def check_ranges(params) -> None:
             raise ApiError("ValidationException", limits.range_message(param, value, high, True))
         if value < low:
             raise ApiError("ValidationException", limits.range_message(param, value, low, False))
+    age = flat.get("MaximumRecordAgeInSeconds")
+    if age is not None and 0 <= age < limits.MIN_RECORD_AGE_SECONDS:  # -1, or 60 and more
+        raise ApiError("ValidationException", limits.range_message(
+            "MaximumRecordAgeInSeconds", age, limits.MIN_RECORD_AGE_SECONDS, False))
 
 
 def check_sqs_only(params) -> None:

@@ -5,9 +5,13 @@
   consecutive here, so both become direct look-ups.
 * Kinesis sequence numbers have AWS's 56 digits (moto counts from 1), the same in the
   ``PutRecord`` response, ``GetRecords`` and the function's event.
-* AWS behaviour moto lacks: a DynamoDB write that changes nothing writes no stream record
-  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html: a record is
-  written when an item is modified; moto writes a MODIFY record even for an identical item).
+* AWS behaviour moto lacks: exactly one stream record per item modification, and none for a
+  write that changes nothing
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html). moto writes a
+  MODIFY record even for an identical item, and an ``UpdateItem`` that creates its item writes
+  two INSERT records (a key-only one, then the updated item), also inside
+  ``TransactWriteItems``. The changes one ``UpdateItem`` makes become one record: the item
+  before the call and the item after it.
 * moto never invokes a function: the stream shard's ``add`` below has no mapping branch.
 * Observation: each new record wakes the mappings that read the stream (pollers sleep while
   their shards are idle, instead of polling an empty shard every second).
@@ -15,6 +19,7 @@
 
 from __future__ import annotations
 
+from moto.dynamodb import models as ddb_models
 from moto.dynamodb.models import table as ddb_table
 from moto.kinesis import models as kinesis_models
 
@@ -60,7 +65,27 @@ def _kinesis_max_sequence(self):
     return _last(self)
 
 
+_moto_update_item = ddb_models.DynamoDBBackend.update_item
+
+
+def _ddb_update_item(self, table_name, key, *args, **kwargs):
+    """One call, one item, so at most one stream record (see the module docstring)."""
+    shard = self.get_table(table_name).stream_shard
+    if shard is None or "_esmlab_changes" in shard.__dict__:
+        return _moto_update_item(self, table_name, key, *args, **kwargs)
+    changes = shard.__dict__["_esmlab_changes"] = []
+    try:
+        return _moto_update_item(self, table_name, key, *args, **kwargs)
+    finally:  # also after an error: the record describes what moto's table now holds
+        del shard.__dict__["_esmlab_changes"]
+        if changes:
+            _ddb_add(shard, changes[0][0], changes[-1][1])
+
+
 def _ddb_add(self, old, new):
+    if (changes := self.__dict__.get("_esmlab_changes")) is not None:
+        changes.append((old, new))  # inside UpdateItem: written once, when it returns
+        return
     if old is not None and new is not None and old.to_json() == new.to_json():
         return  # an update that changes nothing writes no stream record
     kind = self.table.stream_specification["StreamViewType"]
@@ -76,6 +101,7 @@ _PATCHES = Patches([
     (kinesis_models.Shard, "get_records", _kinesis_get_records),
     (kinesis_models.Shard, "get_max_sequence_number", _kinesis_max_sequence),
     (ddb_table.StreamShard, "add", _ddb_add),
+    (ddb_models.DynamoDBBackend, "update_item", _ddb_update_item),
 ])
 
 

@@ -18,7 +18,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html, https://docs.aws
   half before the second, and does not use up a retry; only a failing batch of one record does.
   With ``ReportBatchItemFailures`` the records before the lowest reported sequence number are
   done; if that made progress, the rest is retried as a new batch with a fresh retry budget
-  (matching the recorded invoke counts); if not, it counts as a failure.
+  (matching the recorded invoke counts); if not, it counts as a failure and the batch
+  is retried as it is: a valid partial response is never bisected, even with bisect on.
 * Throttles (with-kinesis) are retried every second without using up retries.
 * Discarded batches go to the on-failure destination with the recorded payload (streams/destinations.py).
 """
@@ -336,12 +337,15 @@ class StreamPoller:
             return lane.finished()
         rest.invocations, rest.retries = batch.invocations, batch.retries
         rest.thrown = result.outcome != "ok"
-        self.failed(lane, rest)
+        # A valid partial response is not a function error: the batch is split at the returned
+        # record, never halved, so with nothing before it the rest is retried as it is (§2.5,
+        # https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html)
+        self.failed(lane, rest, bisect=verdict != "partial")
 
-    def failed(self, lane, batch):
+    def failed(self, lane, batch, bisect=True):
         lane.failures += 1
         wait = BACKOFF_SECONDS[min(lane.failures, len(BACKOFF_SECONDS)) - 1]
-        if self.mapping.get("BisectBatchOnFunctionError") and len(batch.records) > 1:
+        if bisect and self.mapping.get("BisectBatchOnFunctionError") and len(batch.records) > 1:
             half = math.ceil(len(batch.records) / 2)  # M1: halves; the first one goes first
             first = Batch(batch.records[:half], window_start=batch.window_start)
             second = Batch(batch.records[half:], window_start=batch.window_start)
