@@ -33,6 +33,7 @@ Cost: a call writes 20-60 messages and takes about 0.05-0.3 s.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import time
 from dataclasses import dataclass
@@ -125,7 +126,7 @@ class OrderingResult:
                 firsts.setdefault(d.key, []).append(d)
         breaks = []
         for key, seen in firsts.items():
-            for before, after in zip(seen, seen[1:]):
+            for before, after in itertools.pairwise(seen):
                 if after.n < before.n:
                     breaks.append(f"{key} #{after.n} started at t = {after.start:g} s, before "
                                   f"{key} #{before.n}")
