@@ -316,7 +316,11 @@ def _kinesis(pf, keys, per_key, shards, hot, batch_size, duration, fail_times=0,
         poison = None  # the record that fails its first ``fail_times`` deliveries
 
         def handler(event, context):
-            answer = observer(event, context) if observer is not None else None
+            try:
+                answer = observer(event, context) if observer is not None else None
+            except Exception as error:  # kept for the check, then a function error
+                returned.append((context.aws_request_id, error))
+                raise
             returned.append((context.aws_request_id, answer))
             for position, record in enumerate(event["Records"]):
                 data = record["kinesis"]
