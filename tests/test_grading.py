@@ -7,8 +7,9 @@ built from the repository:
 
 * learner ``solution`` submits every solutions/NN-slug.ipynb: full marks on every exercise;
 * learner ``untouched`` submits every labs/NN-slug.ipynb as generated: zero on every exercise;
-* learner ``partial`` submits lab 00 only, with exercise 1 answered correctly, exercise 2 wrong,
-  and exercise 2's locked check cell replaced by ``pass`` (nbgrader puts the original back).
+* learner ``partial`` submits lab 00, with exercise 1 answered correctly, exercise 2 wrong,
+  and exercise 2's locked check cell replaced by ``pass`` (nbgrader puts the original back);
+  and lab 03, with exercise 1 right, exercise 2 wrong and exercise 3 untouched.
 
 Every solution and lab is picked up from the folders, so new labs are graded without a change
 here. The run's duration is written to the terminal.
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
 LAB00 = "00-first-mapping"
+LAB03 = "03-ordering"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
 
 _spec = importlib.util.spec_from_file_location("make_labs", ROOT / "scripts" / "make_labs.py")
@@ -59,6 +61,18 @@ def partial_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_ordering_submission() -> nbformat.NotebookNode:
+    """Lab 03 half right: exercise 1 right, exercise 2 a lane per key (wrong), exercise 3 left
+    untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB03}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = 'def ex1_group_id(message):\n    return message["customer"]'
+    answers["ex2-answer"].source = (
+        'ex2_lanes = {"alice": 0, "bob": 1, "carol": 2, "dave": 3}\nex2_peak = 4')
+    return lab
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, request):
     """Run the grading command once; return its CSV rows (by learner), header and paths."""
@@ -70,6 +84,7 @@ def graded(tmp_path_factory, request):
             (submissions / learner / path.name).write_bytes(path.read_bytes())
     (submissions / "partial").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / f"{LAB00}.ipynb")
+    nbformat.write(partial_ordering_submission(), submissions / "partial" / f"{LAB03}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
     (submissions / "README.txt").write_text("not a learner")
@@ -160,8 +175,10 @@ def test_totals(graded):
 def test_a_partly_right_submission_scores_in_between(graded):
     row = graded["rows"]["partial"]
     assert (row["00/ex1-check"], row["00/ex2-check"], row["00/total"]) == ("2", "0", "2")
-    assert row["total"] == "2"
-    for lab in (p.stem for p in SOLUTIONS if p.stem != LAB00):
+    assert (row["03/ex1-check"], row["03/ex2-check"], row["03/ex3-check"],
+            row["03/total"]) == ("3", "0", "0", "3")
+    assert row["total"] == "5"
+    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03)):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
         assert row[f"{lab[:2]}/total"] == ""
@@ -174,6 +191,14 @@ def test_the_partly_right_feedback_says_what_is_right_and_what_is_wrong(graded):
     assert "Correct: 5 invocations of 5 records" in html  # exercise 1's check passed
     assert "You counted " in html  # exercise 2's check (restored by nbgrader) explains the error
     assert "Score: 2.0 / 4.0" in html
+
+
+def test_the_half_right_ordering_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB03}.html").read_text(encoding="utf-8")
+    assert "Each customer&#x27;s orders ran one after another" in html or (
+        "Each customer's orders ran one after another" in html)
+    assert "bob, carol share a lane" in html  # exercise 2's check says what is wrong
+    assert "Score: 3.0 / 10.0" in html
 
 
 def test_the_untouched_feedback_teaches(graded):
@@ -230,7 +255,8 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
     pages = sorted(p.relative_to(graded["feedback"]).as_posix()
                    for p in graded["feedback"].rglob("*.html"))
     expected = sorted([f"solution/{p.stem}.html" for p in SOLUTIONS]
-                      + [f"untouched/{p.stem}.html" for p in LABS] + [f"partial/{LAB00}.html"])
+                      + [f"untouched/{p.stem}.html" for p in LABS]
+                      + [f"partial/{LAB00}.html", f"partial/{LAB03}.html"])
     assert pages == expected
 
 
