@@ -7,7 +7,8 @@ These are the figures :mod:`esmlab.cloudwatch.publisher` publishes into the lab'
 DataFrame) that tests and checks use. Metric names and meanings:
 https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html. Two names a popular
 guide uses do not exist and are not here: an SQS metric ``ReceiveCount``
-(``ApproximateReceiveCount`` is a message attribute) and ``Lambda.OffendingProcessIdentifier``.
+(``ApproximateReceiveCount`` is a message attribute), and
+``Lambda.OffendingProcessIdentifier`` (a wrong name: no such metric exists).
 
 * ``PolledEventCount``: records read from the source (SQS messages received, stream records read).
 * ``FilteredOutEventCount``: records removed by the mapping's filters.
