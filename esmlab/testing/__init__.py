@@ -30,6 +30,7 @@ import os
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from unittest import mock
 
 from .report import report
 
@@ -99,16 +100,8 @@ def with_environment(handler, function_name, region, environment):
     }
 
     def run(event, context):
-        saved = {name: os.environ.get(name) for name in variables}
-        os.environ.update(variables)
-        try:
+        with mock.patch.dict(os.environ, variables):  # restored exactly after the call
             return handler(event, context)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
     run.__wrapped__ = handler
     return run
