@@ -22,6 +22,10 @@ RANGES = {
     "MaximumRecordAgeInSeconds": (-1, 604_800),
     "TumblingWindowInSeconds": (0, 900),
     "ScalingConfig.MaximumConcurrency": (2, 1_000),
+    # The API model's ranges, shared with Kafka sources; SQS needs at least 2 of each
+    # (SQS_MIN_POLLERS): https://docs.aws.amazon.com/lambda/latest/api/API_ProvisionedPollerConfig.html
+    "ProvisionedPollerConfig.MinimumPollers": (1, 200),
+    "ProvisionedPollerConfig.MaximumPollers": (1, 10_000),
 }
 
 #: MaximumRecordAgeInSeconds is -1 (no limit) or at least 60: values 0-59 lie inside the API
@@ -51,6 +55,23 @@ SQS_IDLE_CONCURRENCY = 2
 #: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html
 SQS_LONG_POLL_SECONDS = 20
 SQS_MAX_MESSAGES_PER_RECEIVE = 10
+
+#: SQS provisioned mode (ProvisionedPollerConfig). Defaults and the SQS minimum of 2 are from the
+#: API reference (PROVISIONED, below); older SQS pages and the CDK give MaximumPollers up to 2,000.
+#: What one event poller drives, the scale-up rate and the 20,000 ceiling are from SQS_SCALING and
+#: the launch post (PROVISIONED_LAUNCH).
+PROVISIONED = "https://docs.aws.amazon.com/lambda/latest/api/API_ProvisionedPollerConfig.html"
+PROVISIONED_LAUNCH = (
+    "https://aws.amazon.com/blogs/aws/aws-lambda-enhances-sqs-processing-with-new-provisioned-"
+    "mode-3x-faster-scaling-16x-higher-capacity/"
+)
+SQS_MIN_POLLERS = 2
+SQS_DEFAULT_MINIMUM_POLLERS = 2
+SQS_DEFAULT_MAXIMUM_POLLERS = 200
+POLLER_CONCURRENCY = 10  # concurrent invokes one event poller drives
+POLLER_BYTES_PER_SECOND = 1_000_000  # 1 MB/s per event poller
+PROVISIONED_SCALE_UP_PER_MINUTE = 1_000
+PROVISIONED_MAX_CONCURRENCY = 20_000
 
 #: Exact messages recorded from AWS (2025); ``{}`` fields are filled in.
 MESSAGES = {
@@ -101,6 +122,13 @@ UNRECORDED = {
     "destination": "[esmlab] {arn} is not an SQS queue, SNS topic or S3 bucket ARN (AWS's "
     "message for this is not recorded).",
     "not_simulated": "[esmlab] {param} is not simulated by esmlab yet.",
+    "pollers_sqs_minimum": "[esmlab] ProvisionedPollerConfig.{param} must be at least 2 for an "
+    "SQS event source (AWS rejects {value}; its exact message is not recorded).",
+    "pollers_order": "[esmlab] ProvisionedPollerConfig.MinimumPollers ({minimum}) must not be "
+    "greater than MaximumPollers ({maximum}) (AWS's message for this is not recorded).",
+    "provisioned_with_maximum_concurrency": "[esmlab] ScalingConfig.MaximumConcurrency cannot be "
+    "used together with ProvisionedPollerConfig: choose maximum concurrency or provisioned mode "
+    "(AWS rejects this; its exact message is not recorded).",
 }
 
 

@@ -26,6 +26,7 @@ SQS_KEYS = (
     "FunctionResponseTypes",
     "ScalingConfig",
     "MetricsConfig",
+    "ProvisionedPollerConfig",  # not recorded: placed after MetricsConfig (MODELLING CHOICE)
     "EventSourceMappingArn",
 )
 
@@ -98,6 +99,8 @@ class EventSourceMapping:
             values["FilterCriteria"] = {"Filters": [dict(f) for f in filters]}
         if self.config.get("MetricsConfig"):
             values["MetricsConfig"] = self.config["MetricsConfig"]
+        if self.provisioned_pollers is not None:
+            values["ProvisionedPollerConfig"] = dict(self.config["ProvisionedPollerConfig"])
         if self.kind == "sqs":
             return {key: values[key] for key in SQS_KEYS if key in values}
         values.update(
@@ -129,3 +132,11 @@ class EventSourceMapping:
     @property
     def maximum_concurrency(self) -> int | None:
         return (self.config.get("ScalingConfig") or {}).get("MaximumConcurrency")
+
+    @property
+    def provisioned_pollers(self) -> tuple[int, int] | None:
+        """(MinimumPollers, MaximumPollers) in provisioned mode; None in the default mode."""
+        pollers = self.config.get("ProvisionedPollerConfig")
+        if not pollers:
+            return None
+        return pollers["MinimumPollers"], pollers["MaximumPollers"]

@@ -34,7 +34,7 @@ STREAM_ONLY = (
     "MaximumRecordAgeInSeconds",
     "TumblingWindowInSeconds",
 )
-NOT_SIMULATED = ("ProvisionedPollerConfig", "KMSKeyArn")
+NOT_SIMULATED = ("KMSKeyArn",)
 
 _active_lab = None
 
@@ -183,6 +183,9 @@ class MappingApi:
             updatable = STREAM_UPDATABLE
         config = dict(mapping.config)
         config.update({k: v for k, v in params.items() if k in updatable})
+        if "ProvisionedPollerConfig" in params and mapping.kind == "sqs":
+            config["ProvisionedPollerConfig"] = provisioned_config(
+                params["ProvisionedPollerConfig"])
         if "DestinationConfig" in params and mapping.kind != "sqs":
             config["DestinationConfig"] = {"OnFailure": dict(
                 (params["DestinationConfig"] or {}).get("OnFailure") or {})}
@@ -235,6 +238,7 @@ SQS_UPDATABLE = (
     "MaximumBatchingWindowInSeconds",
     "FunctionResponseTypes",
     "ScalingConfig",
+    "ProvisionedPollerConfig",
     "MetricsConfig",
     "FilterCriteria",
     "Enabled",
@@ -341,9 +345,10 @@ def function_name(value: str) -> tuple[str, str | None]:
 
 def check_ranges(params) -> None:
     flat = dict(params)
-    if isinstance(params.get("ScalingConfig"), dict):
-        for key, value in params["ScalingConfig"].items():
-            flat[f"ScalingConfig.{key}"] = value
+    for group in ("ScalingConfig", "ProvisionedPollerConfig"):
+        if isinstance(params.get(group), dict):
+            for key, value in params[group].items():
+                flat[f"{group}.{key}"] = value
     for param, (low, high) in limits.RANGES.items():
         value = flat.get(param)
         if value is None:
@@ -383,13 +388,51 @@ def sqs_config(params) -> dict:
     for key in ("ScalingConfig", "MetricsConfig", "FilterCriteria"):
         if params.get(key):
             config[key] = params[key]
+    if "ProvisionedPollerConfig" in params:
+        config["ProvisionedPollerConfig"] = provisioned_config(params["ProvisionedPollerConfig"])
     if "MaximumBatchingWindowInSeconds" in params:
         config["_window_set"] = True
     return config
 
 
+def provisioned_config(given) -> dict | None:
+    """ProvisionedPollerConfig with the API reference's SQS defaults filled in (MODELLING CHOICE:
+    the echo shows the values in effect); ``{}`` or ``None`` means default (not provisioned) mode,
+    as an empty ``ScalingConfig`` removes maximum concurrency
+    (https://docs.aws.amazon.com/lambda/latest/api/API_ScalingConfig.html)."""
+    if not given:
+        return None
+    if given.get("PollerGroupName") is not None:  # Kafka sources only (API_ProvisionedPollerConfig)
+        raise invalid(UNRECORDED["not_for_sqs"].format(
+            param="ProvisionedPollerConfig.PollerGroupName"))
+    return {
+        "MinimumPollers": given.get("MinimumPollers", limits.SQS_DEFAULT_MINIMUM_POLLERS),
+        "MaximumPollers": given.get("MaximumPollers", limits.SQS_DEFAULT_MAXIMUM_POLLERS),
+    }
+
+
+def check_provisioned(config) -> None:
+    """SQS provisioned mode: at least 2 pollers each way, minimum not above maximum, and not with
+    MaximumConcurrency (https://docs.aws.amazon.com/lambda/latest/api/API_ProvisionedPollerConfig.html,
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html). AWS's messages are
+    not recorded: InvalidParameterValueException, as for Lambda's other cross-parameter rules."""
+    pollers = config.get("ProvisionedPollerConfig")
+    if not pollers:
+        return
+    for param in ("MinimumPollers", "MaximumPollers"):
+        if pollers[param] < limits.SQS_MIN_POLLERS:
+            raise invalid(UNRECORDED["pollers_sqs_minimum"].format(
+                param=param, value=pollers[param]))
+    if pollers["MinimumPollers"] > pollers["MaximumPollers"]:
+        raise invalid(UNRECORDED["pollers_order"].format(
+            minimum=pollers["MinimumPollers"], maximum=pollers["MaximumPollers"]))
+    if (config.get("ScalingConfig") or {}).get("MaximumConcurrency") is not None:
+        raise invalid(UNRECORDED["provisioned_with_maximum_concurrency"])
+
+
 def check_sqs_rules(config, queue, function) -> None:
     """The cross-parameter rules for SQS (API reference, services-sqs-parameters, -configure)."""
+    check_provisioned(config)
     batch = config["BatchSize"]
     window = config["MaximumBatchingWindowInSeconds"]
     if queue.fifo_queue:

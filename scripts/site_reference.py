@@ -44,6 +44,8 @@ from esmlab.streams import destinations
 API = limits.API
 SQS_PARAMS = limits.SQS_PARAMS
 SQS_SCALING = limits.SQS_SCALING
+PROVISIONED = limits.PROVISIONED
+PROVISIONED_LAUNCH = limits.PROVISIONED_LAUNCH
 SQS_CONFIGURE = limits.SQS_CONFIGURE
 KINESIS_PARAMS = "https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html"
 DDB_PARAMS = "https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html"
@@ -83,6 +85,8 @@ SHORT = {
     API: "API reference",
     SQS_PARAMS: "SQS parameters",
     SQS_SCALING: "SQS scaling",
+    PROVISIONED: "ProvisionedPollerConfig",
+    PROVISIONED_LAUNCH: "provisioned mode launch post",
     SQS_CONFIGURE: "SQS configure",
     KINESIS_PARAMS: "Kinesis parameters",
     DDB_PARAMS: "DynamoDB parameters",
@@ -295,12 +299,17 @@ def parameters_page() -> str:
          "in effect"), na, na, sources(SQS_SCALING)),
         ("MetricsConfig.Metrics", '`["EventCount"]`', "same", "same", "same", sources(METRICS)),
     ]
+    for param, default_value in (("MinimumPollers", limits.SQS_DEFAULT_MINIMUM_POLLERS),
+                                 ("MaximumPollers", limits.SQS_DEFAULT_MAXIMUM_POLLERS)):
+        high = limits.RANGES[f"ProvisionedPollerConfig.{param}"][1]
+        rows.append((f"ProvisionedPollerConfig.{param}",
+                     (f"{limits.SQS_MIN_POLLERS}–{number(high)}; default {default_value} "
+                      "(provisioned mode; absent unless set)"),
+                     "same (the docs do not exclude FIFO)", na, na,
+                     sources(PROVISIONED, SQS_SCALING)))
     for param in sorted(not_simulated):
-        rows.append((param, "optional in AWS; **not simulated by esmlab**", "same",
-                     "n/a" if param == "ProvisionedPollerConfig" else "same",
-                     "n/a" if param == "ProvisionedPollerConfig" else "same",
-                     sources(*([API, SQS_SCALING] if param == "ProvisionedPollerConfig"
-                               else [API]))))
+        rows.append((param, "optional in AWS; **not simulated by esmlab**", "same", "same",
+                     "same", sources(API)))
     for param, *_ in rows:
         base = param.split(".")[0]
         assert base in mapping.SQS_KEYS or base in mapping.STREAM_KEYS or base in not_simulated \
@@ -343,6 +352,9 @@ def parameters_page() -> str:
         f"recorded) | {sources(SQS_CONFIGURE)} |"),
         (f"| One mapping per source and function | a second one is a `ResourceConflictException` "
         f"(V8, V9) | {RECORDED} |"),
+        ("| SQS: `ScalingConfig.MaximumConcurrency` and `ProvisionedPollerConfig` are mutually "
+        "exclusive | rejects both together (message not recorded; esmlab words its own, marked "
+        f"`[esmlab]`) | {sources(SQS_SCALING)} |"),
         "",
         "## SQS scaling constants",
         "",
@@ -356,11 +368,20 @@ def parameters_page() -> str:
         f"{sources(SQS_SCALING)} |"),
         (f"| lowest poller count at low traffic (not when `MaximumConcurrency` is set) | "
         f"{limits.SQS_IDLE_CONCURRENCY} | {sources(SQS_SCALING)} |"),
+        (f"| provisioned mode: concurrent invokes one event poller drives | "
+        f"up to {limits.POLLER_CONCURRENCY} | {sources(SQS_SCALING)} |"),
+        (f"| provisioned mode: scale-up rate, concurrency per minute | up to "
+        f"{number(limits.PROVISIONED_SCALE_UP_PER_MINUTE)} | "
+        f"{sources(SQS_SCALING, PROVISIONED_LAUNCH)} |"),
+        (f"| provisioned mode: highest concurrency | "
+        f"{number(limits.PROVISIONED_MAX_CONCURRENCY)} | "
+        f"{sources(SQS_SCALING, PROVISIONED_LAUNCH)} |"),
         (f"| longest `ReceiveMessage` wait (long polling) | {limits.SQS_LONG_POLL_SECONDS} s | "
         "[API_ReceiveMessage](https://docs.aws.amazon.com/AWSSimpleQueueService/latest/"
         "APIReference/API_ReceiveMessage.html) |"),
         "",
-        ("How fast the simulator steps between these numbers is a **MODELLING CHOICE** (M4): see "
+        ("How fast the simulator steps between these numbers is a **MODELLING CHOICE** (M4, and "
+        "M4-P in provisioned mode): see "
         "[How the simulator works](../simulator.md)."),
         "",
         "## The response of a new mapping",

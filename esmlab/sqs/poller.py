@@ -23,6 +23,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html) an
   Deviation from M4, documented in docs/simulator.md: reserved and account concurrency do not cap
   the slots; they throttle invocations, because AWS documents that a reserved concurrency below
   ``MaximumConcurrency`` makes Lambda throttle messages (services-sqs-scaling).
+  In provisioned mode (``ProvisionedPollerConfig``) the slot target comes from provisioned.py
+  instead (MODELLING CHOICE M4-P), on the same tick.
 * Throttles (services-sqs-errorhandling). A throttled batch is retried every second until the visibility
   timeout of its messages runs out; then the poller gives it up without deleting anything, so the
   messages return to the queue (and their receive count grows on the next receive).
@@ -41,6 +43,7 @@ from ..functions import LambdaContext
 from ..payload import ENVELOPE_BYTES, record_bytes
 from ..trace import Invocation
 from .event import record
+from .provisioned import ProvisionedScaling
 
 TICK_SECONDS = 1.0
 THROTTLE_RETRY_SECONDS = 1.0
@@ -194,16 +197,23 @@ class SqsPoller:
         self.recent_messages = False
         self.recent_errors = 0
         self.wake_scheduled = False
+        self.provisioned = None  # a ProvisionedScaling in provisioned mode
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     @property
     def cap(self) -> int:
+        if self.provisioned is not None:
+            return self.provisioned.cap
         maximum = self.mapping.maximum_concurrency
         return min(limits.SQS_MAX_CONCURRENCY, maximum or limits.SQS_MAX_CONCURRENCY)
 
     def start(self):
-        self.set_target(min(limits.SQS_START_CONCURRENCY, self.cap))
+        if self.mapping.provisioned_pollers is not None:
+            self.provisioned = ProvisionedScaling(self.mapping)
+            self.set_target(self.provisioned.floor)
+        else:
+            self.set_target(min(limits.SQS_START_CONCURRENCY, self.cap))
         self.schedule_tick()
 
     def stop(self):
@@ -219,16 +229,31 @@ class SqsPoller:
         self.waiting.clear()
 
     def reconfigure(self):
-        """The mapping was updated: a lower MaximumConcurrency applies at once."""
+        """The mapping was updated: a lower MaximumConcurrency applies at once, and a switch
+        between default and provisioned mode (M4-P) starts from the new mode's bounds."""
+        provisioned = self.mapping.provisioned_pollers is not None
+        if provisioned != (self.provisioned is not None):
+            self.provisioned = ProvisionedScaling(self.mapping) if provisioned else None
+            floor = self.provisioned.floor if provisioned else min(
+                limits.SQS_START_CONCURRENCY, self.cap)
+            self.set_target(min(max(self.target, floor), self.cap))
+            self.schedule_tick()
+        elif self.provisioned is not None:
+            if self.target < self.provisioned.floor:
+                self.set_target(self.provisioned.floor)  # a higher MinimumPollers
+            self.schedule_tick()  # at rest: a lower MinimumPollers applies on the next tick
         if self.target > self.cap:
             self.set_target(self.cap)
 
     def set_target(self, target):
         if target != self.target:
             self.target = target
+            detail = {"concurrency": target}
+            if self.provisioned is not None:
+                detail["pollers"] = self.provisioned.pollers(target)
             self.lab.trace.add(
                 self.lab.now, "scale", mapping=self.mapping.uuid, source=self.queue_arn,
-                detail={"concurrency": target},
+                detail=detail,
             )
         while len(self.slots) < self.target:
             slot = Slot(self)
@@ -260,6 +285,8 @@ class SqsPoller:
 
     def tick(self):
         self.tick_timer = None
+        if self.provisioned is not None:
+            return self.tick_provisioned()
         floor = min(limits.SQS_START_CONCURRENCY, self.cap)
         idle = self.lab.now - self.last_messages_at
         if self.recent_errors:
@@ -279,6 +306,22 @@ class SqsPoller:
         at_rest = idle >= IDLE_TO_MINIMUM_SECONDS or (
             idle >= IDLE_TO_START_SECONDS and self.mapping.maximum_concurrency is not None
         )
+        if not at_rest:
+            self.schedule_tick()
+
+    def tick_provisioned(self):
+        """M4-P: provisioned mode's step, with M4's triggers (provisioned.py)."""
+        target, at_rest = self.provisioned.next_target(
+            self.target,
+            now=self.lab.now,
+            polling=bool(self.waiting),
+            messages_at=self.last_messages_at,
+            backlog=self.recent_messages and not self.waiting,
+            errors=self.recent_errors,
+            seconds=TICK_SECONDS,
+        )
+        self.recent_messages, self.recent_errors = False, 0
+        self.set_target(target)
         if not at_rest:
             self.schedule_tick()
 

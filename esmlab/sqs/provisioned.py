@@ -1,0 +1,96 @@
+"""Provisioned mode of an SQS mapping (``ProvisionedPollerConfig``): how many slots, how many pollers.
+
+What AWS documents:
+
+* between ``MinimumPollers`` (2-200, default 2) and ``MaximumPollers`` (2-10,000, default 200)
+  event pollers are dedicated to the mapping, and the minimum stays ready while the queue is idle
+  (https://docs.aws.amazon.com/lambda/latest/api/API_ProvisionedPollerConfig.html,
+  https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html);
+* one event poller drives up to 10 concurrent invokes and up to 1 MB/s; provisioned mode scales
+  up by up to 1,000 concurrency a minute, up to 20,000 concurrency (services-sqs-scaling, and the
+  launch post
+  https://aws.amazon.com/blogs/aws/aws-lambda-enhances-sqs-processing-with-new-provisioned-mode-3x-faster-scaling-16x-higher-capacity/).
+
+MODELLING CHOICE M4-P (docs/simulator.md, "Provisioned mode"), the provisioned twin of M4, on the
+same 1 s tick (``SqsPoller.tick``):
+
+* a slot is one concurrent invoke, as in the default mode; the pollers in use are
+  ceil(slots / 10), never fewer than ``MinimumPollers`` nor more than ``MaximumPollers``;
+* at rest the mapping has ``MinimumPollers`` slots: each provisioned poller keeps one long poll
+  open, so empty receives (and their SQS cost) grow with ``MinimumPollers``;
+* on a backlog (M4's trigger: receives returned messages, no slot was left waiting, no failure),
+  the first step goes at once to what the provisioned pollers can drive (``MinimumPollers`` x 10:
+  they are already there); later steps add 1,000 a minute (16 or 17 a second, exactly 1,000 in
+  60 s), up to ``MaximumPollers`` x 10 and never above 20,000;
+* after function errors (unless ``ReportBatchItemFailures``) or throttles it halves, but not below
+  ``MinimumPollers`` slots;
+* after 60 s in which receives found no messages it goes back to ``MinimumPollers`` slots and
+  stops re-evaluating. A second in which no slot was polling (every slot busy with a batch) does
+  not count as idle: with invocations longer than 60 s, the pollers are not idle, only busy.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import limits
+
+IDLE_TO_MINIMUM_SECONDS = 60.0
+
+
+class ProvisionedScaling:
+    """The slot target of one provisioned-mode mapping; reads the mapping's configuration each
+    time, so an update applies from the next tick."""
+
+    def __init__(self, mapping):
+        self.mapping = mapping
+        self.credit = 0.0  # slots x 60 earned by the ramp and not yet added
+        self.busy_at = float("-inf")  # last tick at which no slot was polling
+
+    @property
+    def minimum(self) -> int:
+        return self.mapping.provisioned_pollers[0]
+
+    @property
+    def maximum(self) -> int:
+        return self.mapping.provisioned_pollers[1]
+
+    @property
+    def floor(self) -> int:
+        """Slots at rest: one long poll per provisioned poller."""
+        return self.minimum
+
+    @property
+    def cap(self) -> int:
+        return min(self.maximum * limits.POLLER_CONCURRENCY, limits.PROVISIONED_MAX_CONCURRENCY)
+
+    @property
+    def ready(self) -> int:
+        """What the minimum pollers drive without scaling."""
+        return min(self.minimum * limits.POLLER_CONCURRENCY, self.cap)
+
+    def pollers(self, slots: int) -> int:
+        needed = math.ceil(slots / limits.POLLER_CONCURRENCY)
+        return min(self.maximum, max(self.minimum, needed))
+
+    def next_target(self, target, *, now, polling, messages_at, backlog, errors, seconds):
+        """(new slot target, at rest) after a tick of ``seconds`` at ``now``; ``polling``: some
+        slot is waiting on a long poll; ``messages_at``: when a receive last returned messages."""
+        if not polling:
+            self.busy_at = now
+        idle = now - max(messages_at, self.busy_at)
+        if errors:
+            self.credit = 0.0
+            return max(self.floor, target // 2), False
+        if backlog:
+            if target < self.ready:
+                self.credit = 0.0
+                return self.ready, False
+            self.credit += limits.PROVISIONED_SCALE_UP_PER_MINUTE * seconds
+            step = int(self.credit // 60)
+            self.credit -= step * 60
+            return min(self.cap, target + step), False
+        if idle >= IDLE_TO_MINIMUM_SECONDS:
+            self.credit = 0.0
+            return self.floor, True
+        return min(self.cap, max(self.floor, target)), False
