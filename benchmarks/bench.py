@@ -3,7 +3,7 @@
     python benchmarks/bench.py            # full run (~1.5 min idle; much of it is bare moto)
     python benchmarks/bench.py --quick    # smaller sizes, a few seconds; targets not judged
     python benchmarks/bench.py --profile  # also print cProfile top functions for (a), (b), (d), (e)
-    python benchmarks/bench.py --only de  # just some of the scenarios (letters from abcde)
+    python benchmarks/bench.py --only de  # just some of the scenarios (letters from abcdefg)
 
 Scenarios
   (a) 1,000 messages, BatchSize 10, ReportBatchItemFailures; the handler reports every message
@@ -24,6 +24,13 @@ Scenarios
   (e) 10,000 DynamoDB Streams changes: 2,500 items each written 4 times with put_item (a
       changing attribute, so 2,500 INSERTs and 7,500 MODIFYs) on a NEW_AND_OLD_IMAGES table,
       before the mapping exists; mapping TRIM_HORIZON, BatchSize 100, PF 1, duration 0.05 s.
+  (f) the default mode's ramp: a 1,400-message backlog, BatchSize 1, 400 s invocations (none
+      ends before the ramp does, so every slot added takes a message and stays busy); the
+      account's concurrency is raised to 2,000 so that only the mapping's own ceiling (1,250)
+      limits it. Runs 300 simulated s after Enabled (the ramp, not the drain, is measured) and
+      prints the peak concurrency and the simulated time from Enabled to reaching it.
+  (g) the same backlog under provisioned mode (MinimumPollers 2, MaximumPollers 125: a ceiling
+      of 125 x 10 = 1,250), and how many times faster than (f) it reached its peak.
 
 Wall times are time.perf_counter() seconds. "wall" is the whole scenario (open the Lab, create
 queues and the function, send, run, close); "run" is only the time inside lab.run(), which is
@@ -66,6 +73,7 @@ from esmlab.trace import peak_concurrency
 IMPORT_SECONDS = time.perf_counter() - T_IMPORT
 
 TARGETS = {"a": 3.0, "b": 20.0, "d": 20.0, "e": 20.0}  # wall s, full sizes, 2 cores
+RAMP_TARGET = 10.0  # wall s for each of (f) and (g), 2 cores
 TERMINAL = ("delete", "redrive", "expire", "purge")
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -264,6 +272,89 @@ def scenario_b(messages):
     result["wall"] = time.perf_counter() - t0
     result["cpu"] = time.process_time() - cpu0
     return result
+
+
+def peak_reached_at(invocations):
+    """(peak invocations in flight, the first instant that many were in flight)."""
+    peak = peak_concurrency(invocations)
+    points = sorted([(i.start, 1) for i in invocations]
+                    + [(i.end if i.end is not None else math.inf, -1) for i in invocations])
+    running = 0
+    for t, step in points:
+        running += step
+        if running == peak:
+            return peak, t
+    return peak, None
+
+
+def scenario_ramp(provisioned, messages=1_400, horizon=300.0):
+    """(f) and (g): how fast a backlog of long invocations takes the mapping to its ceiling."""
+    def handler(event, context):
+        return None
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    with Lab(seed=7, account_concurrency=2_000) as lab:
+        sqs, lam = lab.client("sqs"), lab.client("lambda")
+        url = sqs.create_queue(QueueName="ramp", Attributes={"VisibilityTimeout": "900"})[
+            "QueueUrl"]
+        arn = queue_arn(sqs, url)
+        lab.function("worker", handler, timeout=600, duration=400.0)
+        t_setup = time.perf_counter()
+        send_all(sqs, url, messages)
+        t_sent = time.perf_counter()
+        params = {"BatchSize": 1}
+        if provisioned:
+            params["ProvisionedPollerConfig"] = {"MinimumPollers": 2, "MaximumPollers": 125}
+        lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=arn, **params)
+        t_run = time.perf_counter()
+        lab.run(until=2.0 + horizon)  # Enabled at 2 s (M8)
+        run_wall = time.perf_counter() - t_run
+        cons = lab.conservation()
+        enabled_at = next(
+            (e.t for e in lab.trace.of("state") if e.detail.get("state") == "Enabled"), None)
+        peak, peak_at = peak_reached_at(lab.trace.invocations)
+        scale = lab.trace.of("scale")
+        result = {
+            "name": "g" if provisioned else "f",
+            "messages": messages,
+            "setup": t_setup - t0,
+            "send": t_sent - t_setup,
+            "run": run_wall,
+            "sim": lab.now,
+            "enabled_at": enabled_at,
+            "peak_overlap": peak,
+            "ramp_s": None if peak_at is None else peak_at - enabled_at,
+            "peak_pollers": max((e.detail.get("pollers") or 0 for e in scale), default=0),
+            "invocations": len(lab.trace.invocations),
+            "polls": lab.trace.count("poll"),
+            "ok": cons.ok,
+            "counts": {short(k): v for k, v in cons.counts.items()},
+            "expected_ok": peak == 1_250 and cons.counts.get(arn, {}).get("entered") == messages,
+        }
+    result["wall"] = time.perf_counter() - t0
+    result["cpu"] = time.process_time() - cpu0
+    return result
+
+
+def report_ramps(ramps, quick):
+    for key, r in ramps.items():
+        mode = ("provisioned mode (MinimumPollers 2, MaximumPollers 125)" if key == "g"
+                else "default mode")
+        print(f"({key}) {mode}: {r['messages']:,}-message backlog, BatchSize 1, 400 s invocations")
+        print(f"    wall {fmt(r['wall'])} s = setup {fmt(r['setup'])} + send {fmt(r['send'])} "
+              f"+ lab.run {fmt(r['run'])}; process cpu {fmt(r['cpu'])} s")
+        pollers = f", {r['peak_pollers']} pollers" if key == "g" else ""
+        print(f"    peak concurrency {r['peak_overlap']:,}{pollers}, reached "
+              f"{fmt(r['ramp_s'], 1)} simulated s after Enabled (run to t = {fmt(r['sim'], 1)} s)")
+        print(f"    {r['invocations']:,} invocations started, {r['polls']:,} ReceiveMessage polls; "
+              f"conservation ok = {r['ok']}; counts = {r['counts']}")
+        if not quick:
+            verdict = "PASS" if r["wall"] < RAMP_TARGET else "MISS"
+            print(f"    target < {RAMP_TARGET:.0f} s wall: {verdict}")
+    if "f" in ramps and "g" in ramps and ramps["g"]["ramp_s"]:
+        print(f"    provisioned mode reached its peak {ramps['f']['ramp_s'] / ramps['g']['ramp_s']:.1f}x "
+              "faster than the default mode")
+    print()
 
 
 def drain_raw(sqs, url, messages):
@@ -646,16 +737,16 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smaller runs; targets not judged")
     parser.add_argument("--profile", action="store_true",
                         help="print cProfile of (a), (b), (d) and (e) (those that ran)")
-    parser.add_argument("--only", default="abcde",
-                        help="scenarios to run, e.g. 'de' (default abcde)")
+    parser.add_argument("--only", default="abcdefg",
+                        help="scenarios to run, e.g. 'de' (default abcdefg)")
     parser.add_argument("--whole-batch", action="store_true",
                         help="(a): raise from the handler instead of ReportBatchItemFailures")
     parser.add_argument("--plain-messages", type=int, default=None,
                         help="messages for bare moto in (c2) (default 1000, --quick 300)")
     args = parser.parse_args(argv)
     only = set(args.only.lower())
-    if not only or only - set("abcde"):
-        parser.error("--only takes letters from abcde")
+    if not only or only - set("abcdefg"):
+        parser.error("--only takes letters from abcdefg")
 
     n_a = 200 if args.quick else 1_000
     n_b = 2_000 if args.quick else 10_000
@@ -702,6 +793,13 @@ def main(argv=None):
     for key in "de":
         if key in results:
             report_stream(results[key])
+    ramps = {}
+    for key in "fg":
+        if key in only:
+            gc.collect()
+            ramps[key] = scenario_ramp(provisioned=key == "g")
+    if ramps:
+        report_ramps(ramps, args.quick)
     verdicts = report_summary(results, rows, args.quick)
 
     to_profile = [k for k, passed in verdicts.items() if not passed]
@@ -711,7 +809,7 @@ def main(argv=None):
               "d": f"(d) {n_d:,} Kinesis records", "e": f"(e) {4 * n_e_items:,} DynamoDB changes"}
     for key in to_profile:
         print_profile(labels[key], runs[key])
-    failed = not all(r["ok"] and r["expected_ok"] for r in results.values())
+    failed = not all(r["ok"] and r["expected_ok"] for r in [*results.values(), *ramps.values()])
     return 1 if failed else 0
 
 
