@@ -297,3 +297,43 @@ def test_a_lower_minimum_applies_at_rest(env):
     env.lab.run(until=6 * 60)
     assert scales(env.lab, uuid)[-1][1:] == (4, 4)
     assert empty_per_minute(env.lab, uuid, 5) == 12
+
+
+def test_throttles_halve_the_slots_but_not_below_the_minimum():
+    with Lab(seed=6) as lab:
+        env = Setup(lab)
+        url, arn = env.queue(VisibilityTimeout=120)
+        lab.function("worker", lambda e, c: None, timeout=60, duration=60.0,
+                     reserved_concurrency=3)
+        send_batch(env, url, 300)
+        uuid = env.mapping(arn, BatchSize=1, ProvisionedPollerConfig={
+            "MinimumPollers": 2, "MaximumPollers": 50})["UUID"]
+        lab.run(until=30)
+        counts = [c for _, c, _ in scales(lab, uuid)]
+        assert counts[:3] == [2, 20, 10]  # the jump to what 2 pollers drive, then halved
+        assert min(counts) == 2 and lab.trace.count("throttle") > 0
+        assert peak_concurrency(lab.trace.invocations) == 3
+        assert lab.conservation().ok
+
+
+@pytest.mark.parametrize("report, halves", [(False, True), (True, False)])
+def test_function_errors_halve_unless_report_batch_item_failures(report, halves):
+    def handler(event, context):
+        if report:
+            return {"batchItemFailures": [
+                {"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+        raise RuntimeError("boom")
+
+    with Lab(seed=7) as lab:
+        env = Setup(lab)
+        url, arn = env.queue(VisibilityTimeout=60)
+        lab.function("worker", handler, timeout=10, duration=2.0)
+        send_batch(env, url, 400)
+        params = {"FunctionResponseTypes": ["ReportBatchItemFailures"]} if report else {}
+        uuid = env.mapping(arn, BatchSize=1, ProvisionedPollerConfig={
+            "MinimumPollers": 2, "MaximumPollers": 50}, **params)["UUID"]
+        lab.run(until=8)
+        counts = [c for _, c, _ in scales(lab, uuid)]
+        assert counts[:2] == [2, 20]
+        assert (min(counts[1:]) < 20) is halves
+        assert lab.conservation().ok
