@@ -337,3 +337,40 @@ def test_function_errors_halve_unless_report_batch_item_failures(report, halves)
         assert counts[:2] == [2, 20]
         assert (min(counts[1:]) < 20) is halves
         assert lab.conservation().ok
+
+
+def received_per_second(lab, uuid):
+    """Records the mapping's receives returned, per whole simulated second."""
+    per_second = {}
+    for e in lab.trace.of("poll"):
+        if e.mapping == uuid and e.records:
+            per_second[int(e.t)] = per_second.get(int(e.t), 0) + len(e.records)
+    return per_second
+
+
+@pytest.mark.parametrize("maximum", [2, 20])
+def test_each_poller_receives_at_most_one_megabyte_a_second(maximum):
+    body = "x" * 100_000  # about 0.1 MB a record, so about 10 records a poller a second
+    with Lab(seed=8) as lab:
+        env = Setup(lab)
+        url, arn = env.queue(VisibilityTimeout=60)
+        lab.function("worker", lambda e, c: None, timeout=10, duration=0.1)
+        for n in range(300):
+            env.sqs.send_message(QueueUrl=url, MessageBody=body + str(n))
+        uuid = env.mapping(arn, ProvisionedPollerConfig={
+            "MinimumPollers": 2, "MaximumPollers": maximum})["UUID"]
+        lab.run(until=120)
+        assert lab.conservation().counts[arn] == {"entered": 300, "deleted": 300}
+        per_second = received_per_second(lab, uuid)
+        done = max(e.t for e in lab.trace.of("delete"))
+        if maximum == 2:
+            # 2 pollers: 2 MB/s, so about 20 records a second (one receive may overshoot, and
+            # is paid back the next second), and 30 MB take about 15 s
+            assert max(per_second.values()) <= 30
+            assert sum(per_second.values()) / len(per_second) <= 21
+            assert done >= 2 + 14
+        else:
+            # the held-back backlog scales the slots, and with them the pollers, up
+            pollers = max(p for _, _, p in scales(lab, uuid))
+            assert pollers > 2
+            assert done < 2 + 14

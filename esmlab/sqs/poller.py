@@ -35,6 +35,7 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html) an
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 from .. import limits
@@ -93,6 +94,8 @@ class Slot:
         """Issue ReceiveMessage requests until the batch closes or the queue has nothing now."""
         poller = self.poller
         while True:
+            if poller.provisioned is not None and poller.throughput_spent(self):
+                return
             want = min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, poller.mapping.batch_size - len(self.batch))
             items, received = poller.receive(want)
             if not received:
@@ -148,6 +151,8 @@ class Slot:
         """Woken while waiting (its timer is already cancelled): try the queue again."""
         if self.poller.retire_if_excess(self):
             return
+        if self.poller.provisioned is not None and self.poller.throughput_spent(self):
+            return
         items, received = self.poller.receive(
             min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, self.poller.mapping.batch_size - len(self.batch))
         )
@@ -168,6 +173,12 @@ class Slot:
         if self.now >= self.window_end:
             return self.close("window")
         self.receive()
+
+    def resume(self):
+        """After a second held back by provisioned mode's throughput (M4-P)."""
+        self.timer = None
+        if not self.poller.retire_if_excess(self):
+            self.receive()
 
     def close(self, trigger):
         batch, self.batch = self.batch, []
@@ -325,6 +336,14 @@ class SqsPoller:
         if not at_rest:
             self.schedule_tick()
 
+    def throughput_spent(self, slot) -> bool:
+        """M4-P: the pollers in use have received their 1 MB/s; ``slot`` resumes at the next
+        whole second (no request is made meanwhile)."""
+        if not self.provisioned.over_budget(self.lab.now, self.target):
+            return False
+        slot.timer = self.lab.clock.at(math.floor(self.lab.now) + 1.0, slot.resume)
+        return True
+
     # --- talking to SQS --------------------------------------------------------------------------
 
     def receive(self, count) -> tuple[list[Item], list[str]]:
@@ -344,6 +363,8 @@ class SqsPoller:
         region = self.lab.region
         items = [Item(record(m, self.queue_arn, region), now) for m in response.get("Messages", [])]
         received = [i.id for i in items]
+        if self.provisioned is not None:
+            self.provisioned.received(sum(i.bytes for i in items))
         if items and self.mapping.config.get("Patterns"):
             items = self.filter(items)
         if items:

@@ -24,6 +24,12 @@ same 1 s tick (``SqsPoller.tick``):
   60 s), up to ``MaximumPollers`` x 10 and never above 20,000;
 * after function errors (unless ``ReportBatchItemFailures``) or throttles it halves, but not below
   ``MinimumPollers`` slots;
+* the pollers in use bound the throughput: the records received (their JSON size, as in the
+  event) may not exceed 1 MB a second per poller in use, counted in a leaky bucket; a slot that
+  would receive past it waits for the next whole second without making a request. A receive in
+  progress is never cut short, so one receive can overshoot the budget, and the overshoot is
+  paid back in the next seconds. A stalled slot is not a waiting one, so a backlog held back by
+  throughput scales the slots, and with them the pollers, up at the same 1,000 a minute;
 * after 60 s in which receives found no messages it goes back to ``MinimumPollers`` slots and
   stops re-evaluating. A second in which no slot was polling (every slot busy with a batch) does
   not count as idle: with invocations longer than 60 s, the pollers are not idle, only busy.
@@ -46,6 +52,8 @@ class ProvisionedScaling:
         self.mapping = mapping
         self.credit = 0.0  # slots x 60 earned by the ramp and not yet added
         self.busy_at = float("-inf")  # last tick at which no slot was polling
+        self.used = 0.0  # bytes received and not yet drained from the 1 MB/s-a-poller bucket
+        self.second = 0  # the whole second ``used`` was last drained at
 
     @property
     def minimum(self) -> int:
@@ -72,6 +80,18 @@ class ProvisionedScaling:
     def pollers(self, slots: int) -> int:
         needed = math.ceil(slots / limits.POLLER_CONCURRENCY)
         return min(self.maximum, max(self.minimum, needed))
+
+    def over_budget(self, now, slots) -> bool:
+        """True if the pollers in use have received their 1 MB/s (a slot must wait)."""
+        budget = self.pollers(slots) * limits.POLLER_BYTES_PER_SECOND
+        second = math.floor(now)
+        if second != self.second:
+            self.used = max(0.0, self.used - budget * (second - self.second))
+            self.second = second
+        return self.used >= budget
+
+    def received(self, count: int) -> None:
+        self.used += count
 
     def next_target(self, target, *, now, polling, messages_at, backlog, errors, seconds):
         """(new slot target, at rest) after a tick of ``seconds`` at ``now``; ``polling``: some
