@@ -374,3 +374,24 @@ def test_each_poller_receives_at_most_one_megabyte_a_second(maximum):
             pollers = max(p for _, _, p in scales(lab, uuid))
             assert pollers > 2
             assert done < 2 + 14
+
+
+def test_fifo_queue_in_provisioned_mode_keeps_one_batch_per_group():
+    with Lab(seed=9) as lab:
+        env = Setup(lab)
+        url, arn = env.queue("orders.fifo", VisibilityTimeout=60)
+        lab.function("worker", lambda e, c: None, timeout=10, duration=5.0)
+        for n in range(60):
+            env.sqs.send_message(QueueUrl=url, MessageBody=f"m{n}", MessageGroupId=f"g{n % 3}",
+                                 MessageDeduplicationId=str(n))
+        uuid = env.mapping(arn, BatchSize=1, ProvisionedPollerConfig={
+            "MinimumPollers": 2, "MaximumPollers": 20})["UUID"]
+        lab.run(until=200)
+        assert scales(env.lab, uuid)[1][1] == 20  # the pollers' capacity is there...
+        assert peak_concurrency(lab.trace.invocations) == 3  # ...but 3 groups allow 3 at once
+        order = [r for i in lab.trace.invocations for r in i.records]
+        sent = [e.records[0] for e in lab.trace.of("send")]
+        for group in range(3):
+            in_group = sent[group::3]
+            assert [m for m in order if m in in_group] == in_group
+        assert lab.conservation().counts[arn] == {"entered": 60, "deleted": 60}
