@@ -395,3 +395,19 @@ def test_fifo_queue_in_provisioned_mode_keeps_one_batch_per_group():
             in_group = sent[group::3]
             assert [m for m in order if m in in_group] == in_group
         assert lab.conservation().counts[arn] == {"entered": 60, "deleted": 60}
+
+
+def test_same_seed_same_trace_in_provisioned_mode():
+    def run():
+        with Lab(seed=11) as lab:
+            env = Setup(lab)
+            url, arn = env.queue(VisibilityTimeout=30)
+            lab.function("worker", lambda e, c: None, timeout=10, duration=1.5)
+            send_batch(env, url, 500)
+            env.mapping(arn, ProvisionedPollerConfig={"MinimumPollers": 3, "MaximumPollers": 9})
+            lab.run(until=120)
+            assert lab.conservation().counts[arn] == {"entered": 500, "deleted": 500}
+            return [(e.t, e.kind, e.records, tuple(sorted(e.detail.items())))
+                    for e in lab.trace.events if e.kind in ("poll", "scale", "invoke_start")]
+
+    assert run() == run()
