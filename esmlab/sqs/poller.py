@@ -26,6 +26,14 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html) an
 * Throttles (services-sqs-errorhandling). A throttled batch is retried every second until the visibility
   timeout of its messages runs out; then the poller gives it up without deleting anything, so the
   messages return to the queue (and their receive count grows on the next receive).
+* IAM at run time (MODELLING CHOICE, docs/simulator.md "IAM at run time"). Every SQS call the
+  poller makes is checked against the execution role's current policies (permissions.py,
+  ``allowed_cached``): ``GetQueueAttributes`` when it starts and before it times a throttle
+  retry, ``ReceiveMessage``, ``DeleteMessage`` (which also governs DeleteMessageBatch,
+  sqs-batch-api). A denied call is a ``denied`` trace event and sets the mapping's
+  ``LastProcessingResult``; the mapping stays ``Enabled`` and asks again
+  :data:`DENIED_RETRY_SECONDS` later, so restoring the permission lets it recover. A denied
+  delete leaves the messages in the queue: they come back after their visibility timeout.
 * Results (services-sqs-errorhandling). Success deletes the batch; a function error or timeout deletes nothing, so
   the messages come back when their visibility timeout ends; with ``ReportBatchItemFailures`` a
   valid partial response deletes all but the listed messages (see batch_response.py).
@@ -39,6 +47,7 @@ from .. import limits
 from ..batch_response import FAILURE, PARTIAL, classify
 from ..functions import LambdaContext
 from ..payload import ENVELOPE_BYTES, record_bytes
+from ..permissions import allowed_cached
 from ..trace import Invocation
 from .event import record, response_message
 
@@ -46,6 +55,9 @@ TICK_SECONDS = 1.0
 THROTTLE_RETRY_SECONDS = 1.0
 IDLE_TO_START_SECONDS = 60.0
 IDLE_TO_MINIMUM_SECONDS = 120.0
+#: A poller denied a call asks again this much later (MODELLING CHOICE: one long poll's length,
+#: so a denied poller makes no more requests than one waiting on an empty queue).
+DENIED_RETRY_SECONDS = float(limits.SQS_LONG_POLL_SECONDS)
 
 
 class Item:
@@ -91,7 +103,10 @@ class Slot:
         poller = self.poller
         while True:
             want = min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, poller.mapping.batch_size - len(self.batch))
-            items, received = poller.receive(want)
+            answer = poller.receive(want)
+            if answer is None:
+                return self.denied()
+            items, received = answer
             if not received:
                 break
             poller.record_poll(received)
@@ -145,8 +160,10 @@ class Slot:
         """Woken while waiting (its timer is already cancelled): try the queue again."""
         if self.poller.retire_if_excess(self):
             return
+        # the long poll that was waiting answers: its request was authorized when it began
         items, received = self.poller.receive(
-            min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, self.poller.mapping.batch_size - len(self.batch))
+            min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, self.poller.mapping.batch_size - len(self.batch)),
+            authorized=True,
         )
         if not items:  # another slot took them (or filters deleted them): keep waiting
             if received:
@@ -165,6 +182,21 @@ class Slot:
         if self.now >= self.window_end:
             return self.close("window")
         self.receive()
+
+    def denied(self):
+        """ReceiveMessage was denied: ask again later; a batch already gathered is still
+        invoked when its window ends (MODELLING CHOICE, see DENIED_RETRY_SECONDS)."""
+        retry_at = self.now + DENIED_RETRY_SECONDS
+        if self.batch:
+            retry_at = min(retry_at, max(self.now, self.window_end))
+        self.timer = self.poller.lab.clock.at(retry_at, self.retry_denied)
+
+    def retry_denied(self):
+        self.timer = None
+        if self.batch and self.now >= self.window_end and not self.poller.stopped:
+            return self.close("window")
+        if not self.poller.retire_if_excess(self):
+            self.receive()
 
     def close(self, trigger):
         batch, self.batch = self.batch, []
@@ -204,6 +236,11 @@ class SqsPoller:
         return min(limits.SQS_MAX_CONCURRENCY, maximum or limits.SQS_MAX_CONCURRENCY)
 
     def start(self):
+        if self.stopped:
+            return
+        if not self.permitted("sqs:GetQueueAttributes"):  # the queue's settings are unknown
+            self.lab.clock.after(DENIED_RETRY_SECONDS, self.start)
+            return
         self.set_target(min(limits.SQS_START_CONCURRENCY, self.cap))
         self.schedule_tick()
 
@@ -285,8 +322,28 @@ class SqsPoller:
 
     # --- talking to SQS --------------------------------------------------------------------------
 
-    def receive(self, count) -> tuple[list[Item], list[str]]:
-        """One ReceiveMessage; returns (messages for the function, ids of all received).
+    def permitted(self, action, records=()) -> bool:
+        """IAM at run time: may the execution role make this call on the queue now?
+
+        A denial is traced (``denied``) and shown in the mapping's ``LastProcessingResult``.
+        A mapping whose function is not registered (any more) has no role to check: its
+        invocations are throttled instead (see ``attempt``)."""
+        function = self.lab.functions.get(self.mapping.function_name)
+        if function is None or allowed_cached(function.role, action, self.queue_arn,
+                                              self.lab.account_id):
+            return True
+        self.mapping.sqs_processing_result = limits.SQS_DENIED_RESULT.format(
+            call=action.split(":", 1)[1])
+        self.lab.trace.add(
+            self.lab.now, "denied", mapping=self.mapping.uuid, source=self.queue_arn,
+            records=tuple(records), detail={"action": action, "role": function.role},
+        )
+        return False
+
+    def receive(self, count, authorized=False) -> tuple[list[Item], list[str]] | None:
+        """One ReceiveMessage; returns (messages for the function, ids of all received), or
+        None if the execution role may not receive (nothing was received). ``authorized``: the
+        continuation of a long poll, whose request was checked when it began.
 
         The request goes to moto's SQS backend directly, not through a boto3 client: the same
         backend call moto's HTTP handler makes, with the same arguments, and the same response
@@ -294,6 +351,8 @@ class SqsPoller:
         the trace, the receive counts, the visibility rules and esmlab's moto corrections
         (esmlab/moto/sqs.py) all sit below this call.
         """
+        if not authorized and not self.permitted("sqs:ReceiveMessage"):
+            return None
         lab = self.lab
         lab.ledger.actor = self.mapping.uuid
         try:
@@ -321,9 +380,9 @@ class SqsPoller:
         if dropped:
             self.lab.trace.add(self.lab.now, "filtered", mapping=self.mapping.uuid,
                                source=self.queue_arn, records=tuple(i.id for i in dropped))
-            self.delete(dropped)
-            for item in dropped:
-                self.lab.ledger.entries[(self.queue_arn, item.id)].fate = "filtered"
+            if self.delete(dropped):
+                for item in dropped:
+                    self.lab.ledger.entries[(self.queue_arn, item.id)].fate = "filtered"
         return kept
 
     def record_poll(self, ids):
@@ -336,10 +395,13 @@ class SqsPoller:
             self.recent_messages = True
             self.schedule_tick()
 
-    def delete(self, items):
-        """DeleteMessageBatch, 10 entries a request, straight to moto's backend (see receive)."""
+    def delete(self, items) -> bool:
+        """DeleteMessageBatch, 10 entries a request, straight to moto's backend (see receive).
+        False if the role may not delete (nothing was deleted)."""
         if not items:
-            return
+            return True
+        if not self.permitted("sqs:DeleteMessage", [i.id for i in items]):
+            return False
         self.lab.ledger.actor = self.mapping.uuid
         try:
             for start in range(0, len(items), 10):
@@ -351,6 +413,7 @@ class SqsPoller:
         finally:
             self.lab.ledger.actor = None
         self.lab.cloudwatch.publisher.sqs_called = True
+        return True
 
     # --- waking long polls -----------------------------------------------------------------------
 
@@ -403,8 +466,10 @@ class SqsPoller:
             records=tuple(i.id for i in batch),
         )
         self.recent_errors += 1
+        # the retry deadline needs the queue's visibility timeout; denied, give the batch up
+        readable = self.permitted("sqs:GetQueueAttributes")
         deadline = min(i.received_at for i in batch) + self.visibility_timeout()
-        if self.lab.now + THROTTLE_RETRY_SECONDS < deadline:
+        if readable and self.lab.now + THROTTLE_RETRY_SECONDS < deadline:
             self.lab.clock.after(THROTTLE_RETRY_SECONDS, self.attempt, slot, batch)
             return
         self.lab.trace.add(
@@ -435,7 +500,9 @@ class SqsPoller:
             detail={"failed": tuple(failed), "error": result.error, "returned": result.returned},
         )
         failed_set = set(failed)
-        self.delete([i for i in batch if i.id not in failed_set])
+        done = [i for i in batch if i.id not in failed_set]
+        if self.delete(done) and done and self.mapping.sqs_processing_result is not None:
+            self.mapping.sqs_processing_result = limits.SQS_RECOVERED_RESULT
         if failed and outcome != "partial" and not self.mapping.report_batch_item_failures:
             self.recent_errors += 1
         slot.begin()
