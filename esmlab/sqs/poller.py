@@ -43,6 +43,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from moto.utilities.aws_headers import gen_amzn_requestid_long
+
 from .. import limits
 from ..batch_response import FAILURE, PARTIAL, classify
 from ..functions import LambdaContext
@@ -363,6 +365,7 @@ class SqsPoller:
         finally:
             lab.ledger.actor = None
         lab.cloudwatch.publisher.sqs_called = True  # as the boto3 hook would have noted
+        gen_amzn_requestid_long()  # the request id moto's handler draws: same seed, same ids
         now, region, arn = lab.now, lab.region, self.queue_arn
         items = [Item(record(response_message(m), arn, region), now) for m in messages]
         received = [i.id for i in items]
@@ -410,6 +413,7 @@ class SqsPoller:
                     self.queue_name,
                     [{"Id": str(n), "ReceiptHandle": i.handle} for n, i in enumerate(chunk)],
                 )
+                gen_amzn_requestid_long()  # as in receive
         finally:
             self.lab.ledger.actor = None
         self.lab.cloudwatch.publisher.sqs_called = True
