@@ -14,6 +14,7 @@ import pytest
 
 from esmlab import Lab
 from esmlab.limits import SQS_DENIED_RESULT, SQS_RECOVERED_RESULT
+from esmlab.testing.report import report
 
 SQS_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -162,6 +163,9 @@ def test_an_inline_deny_on_delete_returns_messages_until_the_dlq_takes_them():
         assert p.mapping()["LastProcessingResult"] == SQS_DENIED_RESULT.format(
             call="DeleteMessage")
         assert lab.conservation().ok
+        # a practitioner's failing test shows it in the run's report
+        assert (f"calls the execution role was denied: sqs:DeleteMessage x3 (mapping {p.uuid[:8]})"
+                in report(lab))
 
 
 def test_removing_the_deny_lets_the_mapping_recover():
