@@ -275,3 +275,51 @@ def test_denials_are_deterministic(seed):
             return lab.trace.fingerprint()
 
     assert run() == run()
+
+
+def test_a_permissions_boundary_set_after_create_limits_the_role():
+    with Lab(seed=9) as lab:
+        iam = lab.client("iam")
+        boundary = iam.create_policy(PolicyName="receive-only", PolicyDocument=doc(
+            allow(["sqs:ReceiveMessage", "sqs:GetQueueAttributes"], "*")))["Policy"]["Arn"]
+        p = Pipeline(lab)
+        lab.run(until=5)
+        iam.put_role_permissions_boundary(RoleName=p.role_name, PermissionsBoundary=boundary)
+        p.send(2)
+        lab.run(until=40)
+        assert {e.detail["action"] for e in p.denied()} == {"sqs:DeleteMessage"}
+        assert p.counts() == {"entered": 2, "in_queue": 2}
+        iam.delete_role_permissions_boundary(RoleName=p.role_name)
+        lab.run(until=80)
+        assert p.counts() == {"entered": 2, "deleted": 2}
+        assert lab.conservation().ok
+
+
+def test_filtered_messages_stay_in_the_queue_when_their_delete_is_denied():
+    with Lab(seed=10) as lab:
+        sqs, lam, iam = lab.client("sqs"), lab.client("lambda"), lab.client("iam")
+        url = sqs.create_queue(QueueName="events", Attributes={"VisibilityTimeout": "10"})[
+            "QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        seen = []
+        lab.function("picky", lambda event, context: seen.extend(event["Records"]))
+        uuid = lam.create_event_source_mapping(
+            FunctionName="picky", EventSourceArn=arn,
+            FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"keep": [True]}})}]},
+        )["UUID"]
+        role_name = lab.functions["picky"].role.rsplit("/", 1)[-1]
+        lab.run(until=5)
+        iam.put_role_policy(RoleName=role_name, PolicyName="no-delete",
+                            PolicyDocument=doc(deny("sqs:DeleteMessage", arn)))
+        dropped = sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"keep": False}))
+        lab.run(until=8)
+        assert not seen
+        assert lab.trace.of("filtered") and lab.trace.of("denied")[0].records == (
+            dropped["MessageId"],)
+        assert lab.ledger.fate(arn, dropped["MessageId"]) == "in_queue"
+        iam.delete_role_policy(RoleName=role_name, PolicyName="no-delete")
+        lab.run(until=30)  # visible again at 15 s, filtered again, deleted this time
+        assert lab.ledger.fate(arn, dropped["MessageId"]) == "filtered"
+        assert lab.conservation().ok
+        assert "LastProcessingResult" in lam.get_event_source_mapping(UUID=uuid)
