@@ -245,8 +245,11 @@ def scenario_b(messages):
         )
         scale = [e.detail["concurrency"] for e in lab.trace.of("scale")]
         invocations = lab.trace.invocations
+        iam_checks, iam_seconds = iam_check_cost(lab, arn)
         result = {
             "name": "b",
+            "iam_checks": iam_checks,
+            "iam_seconds": iam_seconds,
             "messages": messages,
             "setup": t_setup - t0,
             "send": t_sent - t_setup,
@@ -267,6 +270,19 @@ def scenario_b(messages):
     result["wall"] = time.perf_counter() - t0
     result["cpu"] = time.process_time() - cpu0
     return result
+
+
+def iam_check_cost(lab, arn, repeat=10_000):
+    """IAM at run time: about how many role checks the SQS poller made (one per ReceiveMessage
+    request it started, one per delete, one when it started) and what they cost, timed here by
+    calling the poller's own check (``SqsPoller.permitted``, a remembered answer) ``repeat``
+    times."""
+    poller = next(p for p in lab._pollers.values() if p.queue_arn == arn)
+    checks = lab.trace.count("poll") + len(lab.trace.invocations) + 1
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        poller.permitted("sqs:ReceiveMessage")
+    return checks, checks * (time.perf_counter() - t0) / repeat
 
 
 def drain_raw(sqs, url, messages):
@@ -548,6 +564,8 @@ def report_b(b):
           f"{b['peak_overlap']} invocations in flight at once")
     print(f"    {b['invocations']:,} invocations, {b['polls']:,} ReceiveMessage polls "
           f"({b['empty_polls']} empty), {b['events']:,} trace events")
+    print(f"    IAM at run time: ~{b['iam_checks']:,} role checks, ~{1e3 * b['iam_seconds']:.1f} ms "
+          f"({100 * b['iam_seconds'] / b['run']:.2f} % of lab.run; budget 10 %)")
     print(f"    conservation ok = {b['ok']}; counts = {b['counts']}; "
           f"all deleted: {b['expected_ok']}")
     print()
