@@ -21,6 +21,9 @@ Scenarios
       with put_records (500 a call) before the mapping exists; mapping TRIM_HORIZON, BatchSize
       100, ParallelizationFactor 5, duration 0.05 s; runs until lab.stream_conservation(uuid)
       counts every record processed. At most shards x PF = 20 invocations may overlap.
+  (h) an idle simulated day: one SQS mapping (defaults, BatchSize 10) on an empty queue, run
+      for 86,400 simulated seconds; nothing is ever sent, so every receive is an empty long
+      poll (what a lab about idle cost, or a practitioner's quiet day, pays for).
   (e) 10,000 DynamoDB Streams changes: 2,500 items each written 4 times with put_item (a
       changing attribute, so 2,500 INSERTs and 7,500 MODIFYs) on a NEW_AND_OLD_IMAGES table,
       before the mapping exists; mapping TRIM_HORIZON, BatchSize 100, PF 1, duration 0.05 s.
@@ -72,7 +75,7 @@ from esmlab.trace import peak_concurrency
 
 IMPORT_SECONDS = time.perf_counter() - T_IMPORT
 
-TARGETS = {"a": 3.0, "b": 20.0, "d": 20.0, "e": 20.0}  # wall s, full sizes, 2 cores
+TARGETS = {"a": 3.0, "b": 20.0, "d": 20.0, "e": 20.0, "h": 2.0}  # wall s, full sizes, 2 cores
 RAMP_TARGET = 10.0  # wall s for each of (f) and (g), 2 cores
 TERMINAL = ("delete", "redrive", "expire", "purge")
 FAKE_ENV = {
@@ -250,8 +253,11 @@ def scenario_b(messages):
         )
         scale = [e.detail["concurrency"] for e in lab.trace.of("scale")]
         invocations = lab.trace.invocations
+        iam_checks, iam_seconds = iam_check_cost(lab, arn)
         result = {
             "name": "b",
+            "iam_checks": iam_checks,
+            "iam_seconds": iam_seconds,
             "messages": messages,
             "setup": t_setup - t0,
             "send": t_sent - t_setup,
@@ -355,6 +361,17 @@ def report_ramps(ramps, quick):
         print(f"    provisioned mode reached its peak {ramps['f']['ramp_s'] / ramps['g']['ramp_s']:.1f}x "
               "faster than the default mode")
     print()
+def iam_check_cost(lab, arn, repeat=10_000):
+    """IAM at run time: about how many role checks the SQS poller made (one per ReceiveMessage
+    request it started, one per delete, one when it started) and what they cost, timed here by
+    calling the poller's own check (``SqsPoller.permitted``, a remembered answer) ``repeat``
+    times."""
+    poller = next(p for p in lab._pollers.values() if p.queue_arn == arn)
+    checks = lab.trace.count("poll") + len(lab.trace.invocations) + 1
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        poller.permitted("sqs:ReceiveMessage")
+    return checks, checks * (time.perf_counter() - t0) / repeat
 
 
 def drain_raw(sqs, url, messages):
@@ -514,6 +531,32 @@ def scenario_e(items, writes=4):
     return result
 
 
+def scenario_h(seconds=86_400.0):
+    """One mapping on an empty queue for ``seconds`` of simulated time."""
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    with Lab(seed=7) as lab:
+        sqs, lam = lab.client("sqs"), lab.client("lambda")
+        url = sqs.create_queue(QueueName="quiet")["QueueUrl"]
+        arn = queue_arn(sqs, url)
+        lab.function("worker", lambda event, context: None, timeout=3)
+        lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=arn)
+        t_setup = time.perf_counter()
+        lab.run(until=seconds)
+        t_ran = time.perf_counter()
+        scale = [e.detail["concurrency"] for e in lab.trace.of("scale")]
+        result = {
+            "name": "h", "seconds": seconds, "setup": t_setup - t0, "send": 0.0,
+            "run": t_ran - t_setup, "sim": seconds, "invocations": len(lab.trace.invocations),
+            "peak_overlap": 0, "polls": lab.trace.count("poll"),
+            "empty_polls": lab.trace.empty_receives(), "events": len(lab.trace.events),
+            "final_scale": scale[-1] if scale else None, "ok": lab.conservation().ok,
+        }
+        result["expected_ok"] = result["polls"] == result["empty_polls"] > 0
+    result["wall"] = time.perf_counter() - t0
+    result["cpu"] = time.process_time() - cpu0
+    return result
+
+
 # --- output ----------------------------------------------------------------------------------
 
 
@@ -610,8 +653,21 @@ def report_b(b):
           f"{b['peak_overlap']} invocations in flight at once")
     print(f"    {b['invocations']:,} invocations, {b['polls']:,} ReceiveMessage polls "
           f"({b['empty_polls']} empty), {b['events']:,} trace events")
+    print(f"    IAM at run time: ~{b['iam_checks']:,} role checks, ~{1e3 * b['iam_seconds']:.1f} ms "
+          f"({100 * b['iam_seconds'] / b['run']:.2f} % of lab.run; budget 10 %)")
     print(f"    conservation ok = {b['ok']}; counts = {b['counts']}; "
           f"all deleted: {b['expected_ok']}")
+    print()
+
+
+def report_h(h):
+    print(f"(h) idle simulated day: one SQS mapping on an empty queue, {h['seconds']:,.0f} "
+          "simulated s")
+    print(f"    wall {fmt(h['wall'])} s = setup {fmt(h['setup'])} + lab.run {fmt(h['run'])}; "
+          f"process cpu {fmt(h['cpu'])} s")
+    print(f"    {h['polls']:,} ReceiveMessage polls ({h['empty_polls']:,} empty), concurrency "
+          f"at rest {h['final_scale']}, {h['events']:,} trace events; every poll empty: "
+          f"{h['expected_ok']}")
     print()
 
 
@@ -684,6 +740,7 @@ def report_summary(results, rows, quick):
         "b": lambda r: f"(b) drain {r['messages']:,} SQS backlog",
         "d": lambda r: f"(d) Kinesis {r['records']:,} recs, 4x5 lanes",
         "e": lambda r: f"(e) DynamoDB {r['records']:,} changes",
+        "h": lambda r: f"(h) idle SQS mapping, {r['seconds'] / 3600:.0f} h",
     }
     for key, r in results.items():
         if quick:
@@ -737,16 +794,16 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smaller runs; targets not judged")
     parser.add_argument("--profile", action="store_true",
                         help="print cProfile of (a), (b), (d) and (e) (those that ran)")
-    parser.add_argument("--only", default="abcdefg",
-                        help="scenarios to run, e.g. 'de' (default abcdefg)")
+    parser.add_argument("--only", default="abcdefgh",
+                        help="scenarios to run, e.g. 'de' (default abcdefgh)")
     parser.add_argument("--whole-batch", action="store_true",
                         help="(a): raise from the handler instead of ReportBatchItemFailures")
     parser.add_argument("--plain-messages", type=int, default=None,
                         help="messages for bare moto in (c2) (default 1000, --quick 300)")
     args = parser.parse_args(argv)
     only = set(args.only.lower())
-    if not only or only - set("abcdefg"):
-        parser.error("--only takes letters from abcdefg")
+    if not only or only - set("abcdefgh"):
+        parser.error("--only takes letters from abcdefgh")
 
     n_a = 200 if args.quick else 1_000
     n_b = 2_000 if args.quick else 10_000
@@ -765,9 +822,10 @@ def main(argv=None):
         "b": lambda: scenario_b(n_b),
         "d": lambda: scenario_d(n_d),
         "e": lambda: scenario_e(n_e_items),
+        "h": lambda: scenario_h(21_600.0 if args.quick else 86_400.0),
     }
     results = {}
-    for key in "abde":
+    for key in "abdeh":
         if key in only:
             gc.collect()
             results[key] = runs[key]()
@@ -800,13 +858,16 @@ def main(argv=None):
             ramps[key] = scenario_ramp(provisioned=key == "g")
     if ramps:
         report_ramps(ramps, args.quick)
+    if "h" in results:
+        report_h(results["h"])
     verdicts = report_summary(results, rows, args.quick)
 
     to_profile = [k for k, passed in verdicts.items() if not passed]
     if args.profile:
         to_profile = list(results)
     labels = {"a": f"(a) {n_a:,} messages", "b": f"(b) {n_b:,}-message backlog",
-              "d": f"(d) {n_d:,} Kinesis records", "e": f"(e) {4 * n_e_items:,} DynamoDB changes"}
+              "d": f"(d) {n_d:,} Kinesis records", "e": f"(e) {4 * n_e_items:,} DynamoDB changes",
+              "h": "(h) idle simulated day"}
     for key in to_profile:
         print_profile(labels[key], runs[key])
     failed = not all(r["ok"] and r["expected_ok"] for r in [*results.values(), *ramps.values()])

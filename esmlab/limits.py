@@ -140,3 +140,16 @@ def range_message(param: str, value, bound: int, above: bool) -> str:
         f"1 validation error detected: Value '{value}' at '{name}' failed to satisfy "
         f"constraint: Member must have value {relation} {bound}"
     )
+
+
+#: ``LastProcessingResult`` of an SQS mapping after its execution role was denied a call the
+#: poller made (IAM at run time, MODELLING CHOICE in docs/simulator.md). AWS documents the
+#: field's values for Kafka permission errors
+#: (https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-troubleshoot.html) but none for SQS,
+#: and no SQS response recorded in 2025 carried the field, so the text is esmlab's, after V14's.
+SQS_DENIED_RESULT = (
+    "PROBLEM: [esmlab] The function execution role does not have permissions to call {call} "
+    "on SQS"
+)
+#: What the field says once a batch has been processed and deleted again (the stream value).
+SQS_RECOVERED_RESULT = "OK"

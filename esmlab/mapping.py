@@ -21,6 +21,7 @@ SQS_KEYS = (
     "FilterCriteria",
     "FunctionArn",
     "LastModified",
+    "LastProcessingResult",  # only after a denied call (IAM at run time, docs/simulator.md)
     "State",
     "StateTransitionReason",
     "FunctionResponseTypes",
@@ -70,6 +71,8 @@ class EventSourceMapping:
     last_modified: dt.datetime | None = None
     shard_state: dict = field(default_factory=dict)  #: stream shard -> where to resume
     last_processing_result: str = "No records processed"
+    #: SQS: absent from responses (as recorded) until the poller is denied a call (sqs/poller.py)
+    sqs_processing_result: str | None = None
 
     @property
     def enabled(self) -> bool:
@@ -102,6 +105,8 @@ class EventSourceMapping:
         if self.provisioned_pollers is not None:
             values["ProvisionedPollerConfig"] = dict(self.config["ProvisionedPollerConfig"])
         if self.kind == "sqs":
+            if self.sqs_processing_result is not None:
+                values["LastProcessingResult"] = self.sqs_processing_result
             return {key: values[key] for key in SQS_KEYS if key in values}
         values.update(
             StartingPosition=self.config["StartingPosition"],

@@ -2,8 +2,10 @@
 
 The mapping API uses this to reject a mapping whose role cannot read its source (recorded errors
 V14 for SQS, V15 for Kinesis and DynamoDB Streams) and to check on-failure destinations (kinesis-on-failure-destination).
+The SQS poller checks every call it makes with ``allowed_cached`` (IAM at run time).
 
     allowed(role_arn, "sqs:ReceiveMessage", queue_arn)          -> bool
+    allowed_cached(role_arn, "sqs:DeleteMessage", queue_arn)     -> bool, remembered
     required_actions("sqs")                                      -> ("sqs:ReceiveMessage", ...)
     destination_actions("s3")                                    -> ("s3:PutObject", "s3:ListBucket")
     missing(role_arn, "dynamodb", stream_arn)                    -> ["dynamodb:GetRecords", ...]
@@ -11,7 +13,10 @@ V14 for SQS, V15 for Kinesis and DynamoDB Streams) and to check on-failure desti
 
 The policies are read in-process from moto's IAM backend (``iam_backends[account][partition]``;
 in moto 5.2.5 the second key is the partition, e.g. ``"aws"``, not ``"global"``), so anything a
-lab created with boto3 in the same mock is seen immediately; nothing is cached.
+lab created with boto3 in the same mock is seen immediately. ``allowed`` reads the policies on
+every call; ``allowed_cached`` remembers each answer per (role, action, resource) until moto's
+IAM backend changes (esmlab/moto/iam.py counts the changes), so a poller can ask on every request
+at the cost of a dictionary look-up and still see a detach or a new ``Deny`` at its next call.
 
 What is evaluated, as IAM does for a same-account request by a role session
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
@@ -61,6 +66,8 @@ import functools
 import json
 import re
 import urllib.parse
+
+from .moto import iam as moto_iam
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 
@@ -142,6 +149,23 @@ def allowed(role_arn: str, action: str, resource: str, account_id: str = DEFAULT
             return False
         return _evaluate([_default_document(boundary)], action, resource, ctx) == "allow"
     return True
+
+
+_remembered: dict = {}
+_remembered_at = [None]  #: the IAM change count the remembered answers belong to
+
+
+def allowed_cached(role_arn: str, action: str, resource: str,
+                   account_id: str = DEFAULT_ACCOUNT_ID) -> bool:
+    """`allowed`, remembered per (role, action, resource) until IAM changes (module doc)."""
+    if _remembered_at[0] != moto_iam.generation:
+        _remembered.clear()
+        _remembered_at[0] = moto_iam.generation
+    key = (role_arn, action, resource, account_id)
+    answer = _remembered.get(key)
+    if answer is None:
+        answer = _remembered[key] = allowed(role_arn, action, resource, account_id)
+    return answer
 
 
 def missing(role_arn: str, source: str, source_arn: str,

@@ -24,6 +24,9 @@ kind               meaning
 ``state``          the mapping changed state (``detail["state"]``)
 ``gave_up``        a throttled batch was given up (it stays in the queue)
 ``filtered``       records matched none of the mapping's filters (SQS deletes them)
+``denied``         SQS: the execution role may not make a call the poller needed
+                   (``detail``: ``action``, ``role``; ``records``: messages a denied delete
+                   left in the queue)
 ``bisect``         streams: a failed batch was split (``detail["halves"]``)
 ``discard``        streams: records given up for a limit (``outcome``: the condition)
 ``destination``    streams: a failure record was sent (``outcome``: delivered or failed)

@@ -28,6 +28,14 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html) an
 * Throttles (services-sqs-errorhandling). A throttled batch is retried every second until the visibility
   timeout of its messages runs out; then the poller gives it up without deleting anything, so the
   messages return to the queue (and their receive count grows on the next receive).
+* IAM at run time (MODELLING CHOICE, docs/simulator.md "IAM at run time"). Every SQS call the
+  poller makes is checked against the execution role's current policies (permissions.py,
+  ``allowed_cached``): ``GetQueueAttributes`` when it starts and before it times a throttle
+  retry, ``ReceiveMessage``, ``DeleteMessage`` (which also governs DeleteMessageBatch,
+  sqs-batch-api). A denied call is a ``denied`` trace event and sets the mapping's
+  ``LastProcessingResult``; the mapping stays ``Enabled`` and asks again
+  :data:`DENIED_RETRY_SECONDS` later, so restoring the permission lets it recover. A denied
+  delete leaves the messages in the queue: they come back after their visibility timeout.
 * Results (services-sqs-errorhandling). Success deletes the batch; a function error or timeout deletes nothing, so
   the messages come back when their visibility timeout ends; with ``ReportBatchItemFailures`` a
   valid partial response deletes all but the listed messages (see batch_response.py).
@@ -38,18 +46,24 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from moto.utilities.aws_headers import gen_amzn_requestid_long
+
 from .. import limits
 from ..batch_response import FAILURE, PARTIAL, classify
 from ..functions import LambdaContext
 from ..payload import ENVELOPE_BYTES, record_bytes
+from ..permissions import allowed_cached
 from ..trace import Invocation
-from .event import record
+from .event import record, response_message
 from .provisioned import ProvisionedScaling
 
 TICK_SECONDS = 1.0
 THROTTLE_RETRY_SECONDS = 1.0
 IDLE_TO_START_SECONDS = 60.0
 IDLE_TO_MINIMUM_SECONDS = 120.0
+#: A poller denied a call asks again this much later (MODELLING CHOICE: one long poll's length,
+#: so a denied poller makes no more requests than one waiting on an empty queue).
+DENIED_RETRY_SECONDS = float(limits.SQS_LONG_POLL_SECONDS)
 
 
 class Item:
@@ -97,7 +111,10 @@ class Slot:
             if poller.provisioned is not None and poller.throughput_spent(self):
                 return
             want = min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, poller.mapping.batch_size - len(self.batch))
-            items, received = poller.receive(want)
+            answer = poller.receive(want)
+            if answer is None:
+                return self.denied()
+            items, received = answer
             if not received:
                 break
             poller.record_poll(received)
@@ -153,8 +170,10 @@ class Slot:
             return
         if self.poller.provisioned is not None and self.poller.throughput_spent(self):
             return
+        # the long poll that was waiting answers: its request was authorized when it began
         items, received = self.poller.receive(
-            min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, self.poller.mapping.batch_size - len(self.batch))
+            min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, self.poller.mapping.batch_size - len(self.batch)),
+            authorized=True,
         )
         if not items:  # another slot took them (or filters deleted them): keep waiting
             if received:
@@ -180,6 +199,21 @@ class Slot:
         if not self.poller.retire_if_excess(self):
             self.receive()
 
+    def denied(self):
+        """ReceiveMessage was denied: ask again later; a batch already gathered is still
+        invoked when its window ends (MODELLING CHOICE, see DENIED_RETRY_SECONDS)."""
+        retry_at = self.now + DENIED_RETRY_SECONDS
+        if self.batch:
+            retry_at = min(retry_at, max(self.now, self.window_end))
+        self.timer = self.poller.lab.clock.at(retry_at, self.retry_denied)
+
+    def retry_denied(self):
+        self.timer = None
+        if self.batch and self.now >= self.window_end and not self.poller.stopped:
+            return self.close("window")
+        if not self.poller.retire_if_excess(self):
+            self.receive()
+
     def close(self, trigger):
         batch, self.batch = self.batch, []
         self.poller.invoke(self, batch, trigger)
@@ -198,7 +232,8 @@ class SqsPoller:
         self.lab, self.mapping = lab, mapping
         self.queue_arn = mapping.source_arn
         self.queue_url = lab.queue_url(mapping.source_arn)
-        self.sqs = lab.internal_client("sqs")
+        self.queue_name = mapping.source_arn.rsplit(":", 1)[-1]
+        self.backend = lab.sqs_backend()
         self.slots: set[Slot] = set()
         self.waiting: deque[Slot] = deque()
         self.target = 0
@@ -220,6 +255,11 @@ class SqsPoller:
         return min(limits.SQS_MAX_CONCURRENCY, maximum or limits.SQS_MAX_CONCURRENCY)
 
     def start(self):
+        if self.stopped:
+            return
+        if not self.permitted("sqs:GetQueueAttributes"):  # the queue's settings are unknown
+            self.lab.clock.after(DENIED_RETRY_SECONDS, self.start)
+            return
         if self.mapping.provisioned_pollers is not None:
             self.provisioned = ProvisionedScaling(self.mapping)
             self.set_target(self.provisioned.floor)
@@ -346,22 +386,50 @@ class SqsPoller:
 
     # --- talking to SQS --------------------------------------------------------------------------
 
-    def receive(self, count) -> tuple[list[Item], list[str]]:
-        """One ReceiveMessage; returns (messages for the function, ids of all received)."""
-        self.lab.ledger.actor = self.mapping.uuid
+    def permitted(self, action, records=()) -> bool:
+        """IAM at run time: may the execution role make this call on the queue now?
+
+        A denial is traced (``denied``) and shown in the mapping's ``LastProcessingResult``.
+        A mapping whose function is not registered (any more) has no role to check: its
+        invocations are throttled instead (see ``attempt``)."""
+        function = self.lab.functions.get(self.mapping.function_name)
+        if function is None or allowed_cached(function.role, action, self.queue_arn,
+                                              self.lab.account_id):
+            return True
+        self.mapping.sqs_processing_result = limits.SQS_DENIED_RESULT.format(
+            call=action.split(":", 1)[1])
+        self.lab.trace.add(
+            self.lab.now, "denied", mapping=self.mapping.uuid, source=self.queue_arn,
+            records=tuple(records), detail={"action": action, "role": function.role},
+        )
+        return False
+
+    def receive(self, count, authorized=False) -> tuple[list[Item], list[str]] | None:
+        """One ReceiveMessage; returns (messages for the function, ids of all received), or
+        None if the execution role may not receive (nothing was received). ``authorized``: the
+        continuation of a long poll, whose request was checked when it began.
+
+        The request goes to moto's SQS backend directly, not through a boto3 client: the same
+        backend call moto's HTTP handler makes, with the same arguments, and the same response
+        shape (event.response_message), at a fraction of the cost. Nothing a learner sees changes:
+        the trace, the receive counts, the visibility rules and esmlab's moto corrections
+        (esmlab/moto/sqs.py) all sit below this call.
+        """
+        if not authorized and not self.permitted("sqs:ReceiveMessage"):
+            return None
+        lab = self.lab
+        lab.ledger.actor = self.mapping.uuid
         try:
-            response = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=count,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-                WaitTimeSeconds=0,
+            queue = self.backend.get_queue(self.queue_name)
+            messages = self.backend.receive_message(
+                self.queue_name, count, 0, queue.visibility_timeout, ["All"]
             )
         finally:
-            self.lab.ledger.actor = None
-        now = self.lab.now
-        region = self.lab.region
-        items = [Item(record(m, self.queue_arn, region), now) for m in response.get("Messages", [])]
+            lab.ledger.actor = None
+        lab.cloudwatch.publisher.sqs_called = True  # as the boto3 hook would have noted
+        gen_amzn_requestid_long()  # the request id moto's handler draws: same seed, same ids
+        now, region, arn = lab.now, lab.region, self.queue_arn
+        items = [Item(record(response_message(m), arn, region), now) for m in messages]
         received = [i.id for i in items]
         if self.provisioned is not None:
             self.provisioned.received(sum(i.bytes for i in items))
@@ -379,9 +447,9 @@ class SqsPoller:
         if dropped:
             self.lab.trace.add(self.lab.now, "filtered", mapping=self.mapping.uuid,
                                source=self.queue_arn, records=tuple(i.id for i in dropped))
-            self.delete(dropped)
-            for item in dropped:
-                self.lab.ledger.entries[(self.queue_arn, item.id)].fate = "filtered"
+            if self.delete(dropped):
+                for item in dropped:
+                    self.lab.ledger.entries[(self.queue_arn, item.id)].fate = "filtered"
         return kept
 
     def record_poll(self, ids):
@@ -394,17 +462,26 @@ class SqsPoller:
             self.recent_messages = True
             self.schedule_tick()
 
-    def delete(self, items):
+    def delete(self, items) -> bool:
+        """DeleteMessageBatch, 10 entries a request, straight to moto's backend (see receive).
+        False if the role may not delete (nothing was deleted)."""
+        if not items:
+            return True
+        if not self.permitted("sqs:DeleteMessage", [i.id for i in items]):
+            return False
         self.lab.ledger.actor = self.mapping.uuid
         try:
             for start in range(0, len(items), 10):
                 chunk = items[start : start + 10]
-                self.sqs.delete_message_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[{"Id": str(n), "ReceiptHandle": i.handle} for n, i in enumerate(chunk)],
+                self.backend.delete_message_batch(
+                    self.queue_name,
+                    [{"Id": str(n), "ReceiptHandle": i.handle} for n, i in enumerate(chunk)],
                 )
+                gen_amzn_requestid_long()  # as in receive
         finally:
             self.lab.ledger.actor = None
+        self.lab.cloudwatch.publisher.sqs_called = True
+        return True
 
     # --- waking long polls -----------------------------------------------------------------------
 
@@ -457,8 +534,10 @@ class SqsPoller:
             records=tuple(i.id for i in batch),
         )
         self.recent_errors += 1
+        # the retry deadline needs the queue's visibility timeout; denied, give the batch up
+        readable = self.permitted("sqs:GetQueueAttributes")
         deadline = min(i.received_at for i in batch) + self.visibility_timeout()
-        if self.lab.now + THROTTLE_RETRY_SECONDS < deadline:
+        if readable and self.lab.now + THROTTLE_RETRY_SECONDS < deadline:
             self.lab.clock.after(THROTTLE_RETRY_SECONDS, self.attempt, slot, batch)
             return
         self.lab.trace.add(
@@ -489,7 +568,9 @@ class SqsPoller:
             detail={"failed": tuple(failed), "error": result.error, "returned": result.returned},
         )
         failed_set = set(failed)
-        self.delete([i for i in batch if i.id not in failed_set])
+        done = [i for i in batch if i.id not in failed_set]
+        if self.delete(done) and done and self.mapping.sqs_processing_result is not None:
+            self.mapping.sqs_processing_result = limits.SQS_RECOVERED_RESULT
         if failed and outcome != "partial" and not self.mapping.report_batch_item_failures:
             self.recent_errors += 1
         slot.begin()

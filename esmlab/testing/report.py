@@ -30,6 +30,13 @@ def report(lab, rows: int = ROWS) -> str:
             kind = invocation.error.get("errorType", "Error")
             kinds[kind] = kinds.get(kind, 0) + 1
         lines.append("handler errors: " + ", ".join(f"{k} x{n}" for k, n in kinds.items()))
+    denied = {}
+    for event in lab.trace.of("denied"):
+        key = (event.mapping[:8], event.detail["action"])
+        denied[key] = denied.get(key, 0) + 1
+    if denied:  # IAM at run time: the execution role lost a permission the poller needs
+        lines.append("calls the execution role was denied: " + ", ".join(
+            f"{action} x{n} (mapping {uuid})" for (uuid, action), n in denied.items()))
     conservation = lab.conservation()
     if conservation.counts:
         lines.append("queues:")
