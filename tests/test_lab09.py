@@ -271,3 +271,16 @@ def test_ex3_a_handler_that_crashes_on_the_final_invocation_is_told_it_has_no_re
     assert not check and "IndexError" in check.message and "has no records" in check.message
     assert "must be a function" in lab09.window_totals(5).message
     assert "not defined yet" in lab09.check_window_totals({}).message
+
+
+def test_ex1_a_pattern_without_body_and_filters_meant_as_and_are_explained():
+    check = lab09.eu_orders({"type": ["order"]})
+    assert not check and 'does not mention "body"' in check.message
+    check = lab09.eu_orders([{"body": {"type": ["order"]}},
+                             {"body": {"country": ["DE", "FR", "NL"]}}])
+    assert not check and "filters are an OR" in check.message
+
+
+def test_ex2_images_outside_dynamodb_are_explained():
+    check = lab09.failed_payments([{"NewImage": {"status": {"S": ["FAILED"]}}}])
+    assert not check and 'inside the record\'s "dynamodb" object' in check.message

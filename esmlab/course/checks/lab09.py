@@ -107,6 +107,14 @@ def eu_orders(pattern) -> Check:
     items = _as_filters(pattern, "ex1_pattern")
     if isinstance(items, Check):
         return items
+    parsed = [json.loads(p) if isinstance(p, str) else p for p in items]
+    if not any(isinstance(p, dict) and "body" in p for p in parsed):
+        return failed(
+            'ex1_pattern does not mention "body". An SQS pattern is matched against the whole '
+            'record (messageId, attributes, body, ...), and the order\'s fields are inside '
+            '"body": {"body": {"type": ["order"], ...}} '
+            f"({FILTERING})."
+        )
     cases = EX1_VISIBLE + EX1_HELD_OUT
     result = filtering.compare("sqs", [items], records=[body for body, _, _ in cases])
     rejected = _rejected(result, "ex1_pattern")
@@ -121,6 +129,10 @@ def eu_orders(pattern) -> Check:
         if got and isinstance(body, dict) and body.get("type") == "ORDER":
             message += (" equals-ignore-case would let it in; the rule asks for the exact "
                         'value ["order"].')
+        if got and len(items) > 1:
+            message += (" Your answer has several filters, and filters are an OR: a message "
+                        "passes if it matches any one of them. To require every condition, put "
+                        "them side by side in one pattern.")
         return failed(message + f" Every message your mapping filters out is deleted from the "
                       f"queue, so a wrong pattern loses orders for good ({FILTERING}).")
     kept = sum(result.passed[0])
@@ -217,6 +229,13 @@ def failed_payments(filters) -> Check:
         index, got, should, why, held = wrong
         parsed = [json.loads(p) if isinstance(p, str) else p for p in items]
         untyped = sorted({a for p in parsed for a in _untyped(p)})
+        if should and not any(result.passed[0]) and any(
+                isinstance(p, dict) and {"NewImage", "OldImage"} & set(p) for p in parsed):
+            return failed(
+                "Nothing passed. NewImage and OldImage are inside the record's \"dynamodb\" "
+                'object: {"dynamodb": {"NewImage": {"status": {"S": ["FAILED"]}}}} '
+                f"({FILTERING})."
+            )
         if should and untyped and not any(result.passed[0]):
             return failed(
                 f"Nothing passed. Your filters test {', '.join(untyped)} without the attribute "
