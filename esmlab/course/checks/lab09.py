@@ -133,8 +133,10 @@ def eu_orders(pattern) -> Check:
             message += (" Your answer has several filters, and filters are an OR: a message "
                         "passes if it matches any one of them. To require every condition, put "
                         "them side by side in one pattern.")
-        return failed(message + f" Every message your mapping filters out is deleted from the "
-                      f"queue, so a wrong pattern loses orders for good ({FILTERING}).")
+        if not got:
+            message += (" Every message the mapping filters out is deleted from the queue, so "
+                        "a pattern that is too narrow loses orders for good.")
+        return failed(f"{message} ({FILTERING})")
     kept = sum(result.passed[0])
     return passed(
         f"Right on all {len(EX1_VISIBLE)} examples and all {len(EX1_HELD_OUT)} held-out "
