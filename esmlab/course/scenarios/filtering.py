@@ -41,7 +41,7 @@ START = 2.0  #: the mappings become Enabled at t = 2 s (M8); every record is wri
 RUN_UNTIL = 6.0
 SOURCES = ("sqs", "kinesis", "dynamodb")
 PASSED, FILTERED, REJECTED = "#2ca02c", "#c7c7c7", "#d62728"
-LINE = 0.125  #: inches per line of the pattern list under the grid
+LINE = 0.14  #: inches per line of the pattern list under the grid
 
 #: The demo's SQS messages: JSON order events, a string total, and a plain-text body.
 SQS_MESSAGES = (
@@ -459,12 +459,12 @@ def draw(result: FilterResult, ax=None, width: float = 7.0):
     legend_lines = []
     for i, filters in enumerate(result.patterns):
         text = " OR ".join(filters)
-        wrapped = textwrap.wrap(f"P{i + 1}: {text}", 96, subsequent_indent="     ")
+        wrapped = textwrap.wrap(f"P{i + 1}: {text}", 90, subsequent_indent="     ")
         if result.errors[i]:
-            wrapped += textwrap.wrap(f"     rejected: {result.errors[i]}", 96)
+            wrapped += textwrap.wrap(f"     rejected: {result.errors[i]}", 90)
         legend_lines += wrapped
     if ax is None:
-        height = 1.3 + 0.3 * rows + LINE * len(legend_lines)
+        height = 1.5 + 0.32 * rows + LINE * len(legend_lines)
         _, ax = plt.subplots(figsize=(width, height))
     gone = "deleted from the queue" if result.source == "sqs" else "skipped (stays in the stream)"
     for j in range(cols):
@@ -476,30 +476,32 @@ def draw(result: FilterResult, ax=None, width: float = 7.0):
             else:
                 colour, text = FILTERED, "filtered"
             ax.add_patch(Rectangle((j, r), 0.94, 0.9, facecolor=colour, edgecolor="white"))
-            ax.text(j + 0.47, r + 0.45, text, ha="center", va="center", fontsize=7,
+            ax.text(j + 0.47, r + 0.45, text, ha="center", va="center", fontsize=8,
                     color="white" if colour != FILTERED else "#333333")
     ax.set_xlim(0, cols)
     ax.set_ylim(rows, 0)
     ax.set_xticks([j + 0.47 for j in range(cols)])
-    ax.set_xticklabels([f"P{j + 1}" for j in range(cols)], fontsize=8)
+    ax.set_xticklabels([f"P{j + 1}" for j in range(cols)], fontsize=9)
     ax.xaxis.tick_top()
     ax.set_yticks([r + 0.45 for r in range(rows)])
-    ax.set_yticklabels(result.labels, fontsize=8)
+    ax.set_yticklabels(result.labels, fontsize=9)
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    title = {"sqs": "SQS: one queue per pattern", "kinesis": "Kinesis: one stream, a mapping "
-             "per pattern", "dynamodb": "DynamoDB Streams: one table, a mapping per pattern"}
-    ax.set_title(title[result.source], fontsize=9, pad=18)
+    title = {"sqs": "SQS: a queue and a mapping per pattern",
+             "kinesis": "Kinesis: one stream, a mapping per pattern",
+             "dynamodb": "DynamoDB Streams: one table, a mapping per pattern"}
+    ax.set_title(title[result.source], fontsize=10, pad=18, loc="left")
     figure = ax.figure
-    figure.text(0.02, 0.01, "\n".join(legend_lines), fontsize=7, family="monospace",
+    figure.text(0.02, 0.01, "\n".join(legend_lines), fontsize=8, family="monospace",
                 va="bottom", ha="left")
     handles = [Patch(color=PASSED, label="passed: sent to the function"),
                Patch(color=FILTERED, label=f"filtered out: {gone}")]
     if any(result.errors):
         handles.append(Patch(color=REJECTED, label="pattern rejected by the API"))
+    legend_rows = 1 if len(handles) <= 2 else 2
     bottom = (0.1 + LINE * len(legend_lines)) / figure.get_figheight()
-    figure.legend(handles=handles, fontsize=7, ncol=len(handles), loc="lower center",
+    figure.legend(handles=handles, fontsize=8, ncol=min(len(handles), 2), loc="lower center",
                   bbox_to_anchor=(0.5, bottom), frameon=False)
-    figure.tight_layout(rect=(0, bottom + 0.3 / figure.get_figheight(), 1, 1))
+    figure.tight_layout(rect=(0, bottom + 0.22 * legend_rows / figure.get_figheight(), 1, 1))
     return ax

@@ -310,16 +310,16 @@ def draw(result: WindowResult, ax=None, width: float = 7.0):
         if call.final:
             ax.plot(call.start, y, marker="D", color="black", markersize=6, zorder=3)
             ax.annotate(_state_text(call.state_in), (call.start, y), xytext=(0, -13),
-                        textcoords="offset points", ha="center", va="top", fontsize=7,
+                        textcoords="offset points", ha="center", va="top", fontsize=8,
                         bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": colour})
         else:
-            ax.plot(call.start, y, marker="o", color=colour, markersize=9, zorder=3,
+            ax.plot(call.start, y, marker="o", color=colour, markersize=11, zorder=3,
                     markeredgecolor="black", markeredgewidth=0.5)
-            ax.text(call.start, y, str(call.records), ha="center", va="center", fontsize=6,
+            ax.text(call.start, y, str(call.records), ha="center", va="center", fontsize=7,
                     color="white", fontweight="bold", zorder=4)
-        if call.state_bytes >= 100 * 1024:  # the 1 MB demo: how big the returned state is
+        if call.state_bytes >= 100 * 1024 and not call.final:  # the 1 MB demo: how big the returned state is
             ax.text(call.start, y + 0.2, f"{call.state_bytes / 1024:,.0f} KB", ha="center",
-                    va="top", fontsize=7, color="#d62728" if call.state_bytes > 1024 * 1024
+                    va="top", fontsize=8, color="#d62728" if call.state_bytes > 1024 * 1024
                     else "#333333")
         if call.early:
             ax.plot(call.start, y - 0.25, marker="x", color="#d62728", markersize=7, zorder=4)
@@ -328,12 +328,12 @@ def draw(result: WindowResult, ax=None, width: float = 7.0):
     ax.set_xlim(0, end)
     ax.set_ylim(len(shards) - 0.3, -0.6)
     ax.set_yticks(range(len(shards)))
-    ax.set_yticklabels([f"shard {int(s.rsplit('-', 1)[1])}" for s in shards], fontsize=8)
+    ax.set_yticklabels([f"shard {int(s.rsplit('-', 1)[1])}" for s in shards], fontsize=9)
     ax.set_xlabel("simulated time (s); bands: windows of "
                   f"{w} s", fontsize=9)
-    ax.tick_params(axis="x", labelsize=8)
+    ax.tick_params(axis="x", labelsize=9)
     ax.set_title(f"{result.title}\n{result.invocations} invocations, "
-                 f"{sum(1 for c in result.calls if c.final)} final", fontsize=9)
+                 f"{sum(1 for c in result.calls if c.final)} final", fontsize=10)
     handles = [Line2D([], [], color="#777777", linewidth=0.8, label="order arrives"),
                Line2D([], [], marker="o", linestyle="", color="#1f77b4", markeredgecolor="black",
                       markersize=8, label="invocation (records in it)"),
@@ -346,9 +346,10 @@ def draw(result: WindowResult, ax=None, width: float = 7.0):
         handles.append(Line2D([], [], marker="v", linestyle="", color="#d62728",
                               label="invocation failed"))
     figure = ax.figure
-    figure.legend(handles=handles, fontsize=7, ncol=min(len(handles), 3), loc="lower center",
+    figure.legend(handles=handles, fontsize=8, ncol=min(len(handles), 3), loc="lower center",
                   frameon=False)
-    figure.tight_layout(rect=(0, 0.3 / figure.get_figheight(), 1, 1))
+    rows = (len(handles) + 2) // 3
+    figure.tight_layout(rect=(0, (0.1 + 0.22 * rows) / figure.get_figheight(), 1, 1))
     return ax
 
 
