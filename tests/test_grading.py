@@ -9,7 +9,9 @@ built from the repository:
 * learner ``untouched`` submits every labs/NN-slug.ipynb as generated: zero on every exercise;
 * learner ``partial`` submits lab 00, with exercise 1 answered correctly, exercise 2 wrong,
   and exercise 2's locked check cell replaced by ``pass`` (nbgrader puts the original back);
-  and lab 03, with exercise 1 right, exercise 2 wrong and exercise 3 untouched.
+  and lab 03, with exercise 1 right, exercise 2 wrong and exercise 3 untouched;
+  and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and exercise 3
+  untouched.
 
 Every solution and lab is picked up from the folders, so new labs are graded without a change
 here. The run's duration is written to the terminal.
@@ -37,6 +39,7 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
 LAB00 = "00-first-mapping"
 LAB03 = "03-ordering"
+LAB09 = "09-filtering-windows"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
 
 _spec = importlib.util.spec_from_file_location("make_labs", ROOT / "scripts" / "make_labs.py")
@@ -73,6 +76,20 @@ def partial_ordering_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_filtering_submission() -> nbformat.NotebookNode:
+    """Lab 09 half right: exercise 1 right, exercise 2 without the DynamoDB attribute type
+    (wrong), exercise 3 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB09}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = (
+        'ex1_pattern = {"body": {"type": ["order"], "country": ["DE", "FR", "NL"],\n'
+        '                        "total": [{"numeric": [">=", 100]}]}}')
+    answers["ex2-answer"].source = (
+        'ex2_filters = [{"dynamodb": {"NewImage": {"status": ["FAILED"]}}}]')
+    return lab
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, request):
     """Run the grading command once; return its CSV rows (by learner), header and paths."""
@@ -85,6 +102,7 @@ def graded(tmp_path_factory, request):
     (submissions / "partial").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / f"{LAB00}.ipynb")
     nbformat.write(partial_ordering_submission(), submissions / "partial" / f"{LAB03}.ipynb")
+    nbformat.write(partial_filtering_submission(), submissions / "partial" / f"{LAB09}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
     (submissions / "README.txt").write_text("not a learner")
@@ -177,8 +195,10 @@ def test_a_partly_right_submission_scores_in_between(graded):
     assert (row["00/ex1-check"], row["00/ex2-check"], row["00/total"]) == ("2", "0", "2")
     assert (row["03/ex1-check"], row["03/ex2-check"], row["03/ex3-check"],
             row["03/total"]) == ("3", "0", "0", "3")
-    assert row["total"] == "5"
-    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03)):
+    assert (row["09/ex1-check"], row["09/ex2-check"], row["09/ex3-check"],
+            row["09/total"]) == ("3", "0", "0", "3")
+    assert row["total"] == "8"  # 2 (lab 00) + 3 (lab 03) + 3 (lab 09)
+    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03, LAB09)):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
         assert row[f"{lab[:2]}/total"] == ""
@@ -198,6 +218,14 @@ def test_the_half_right_ordering_feedback_teaches(graded):
     assert "Each customer&#x27;s orders ran one after another" in html or (
         "Each customer's orders ran one after another" in html)
     assert "bob, carol share a lane" in html  # exercise 2's check says what is wrong
+    assert "Score: 3.0 / 10.0" in html
+
+
+def test_the_half_right_filtering_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB09}.html").read_text(encoding="utf-8")
+    assert "held-out messages" in html  # exercise 1's check passed
+    assert "without the attribute type" in html  # exercise 2's check says what is wrong
+    assert "ex3_handler is not defined yet" in html
     assert "Score: 3.0 / 10.0" in html
 
 
@@ -256,7 +284,8 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
                    for p in graded["feedback"].rglob("*.html"))
     expected = sorted([f"solution/{p.stem}.html" for p in SOLUTIONS]
                       + [f"untouched/{p.stem}.html" for p in LABS]
-                      + [f"partial/{LAB00}.html", f"partial/{LAB03}.html"])
+                      + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
+                         f"partial/{LAB09}.html"])
     assert pages == expected
 
 
