@@ -35,7 +35,9 @@ Cost: a call takes about 0.05-0.4 s (the first of a session longer, while moto l
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
+import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -125,7 +127,7 @@ class StreamRun:
 
     def summary(self) -> str:
         fates = ", ".join(f"{count} {fate}" for fate, count in sorted(self.fates.items()))
-        gone = "; ".join(f"records {_span(d.records)} of shard {d.shard} discarded at "
+        gone = "; ".join(f"{_records(d.records)} of shard {d.shard} discarded at "
                          f"t = {d.t:g} s ({d.condition}, approximateInvokeCount "
                          f"{d.invocations})" for d in self.discards)
         return (f"{self.title}: {self.invocations} invocations, {len(self.bisects)} bisects; "
@@ -143,6 +145,10 @@ def _span(numbers) -> str:
     if len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1)):
         return f"{numbers[0]}-{numbers[-1]}"
     return ", ".join(str(n) for n in numbers)
+
+
+def _records(numbers) -> str:
+    return f"record{'s' if len(numbers) != 1 else ''} {_span(numbers)}"
 
 
 def _check_int(name, value, low, high):
@@ -186,6 +192,11 @@ class _Setup:
             return {"batchItemFailures": failures} if report else None
 
         lab.function(FUNCTION, handler, timeout=TIMEOUT, duration=duration)
+
+    def run(self, until):
+        """``lab.run`` without its printed failure notice: the failures are the point here."""
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.lab.run(until=until)
 
     def mapping(self, batch_size, **params):
         return self.lam.create_event_source_mapping(
@@ -330,7 +341,7 @@ def _blocked(max_retries, max_age, bisect, seconds) -> StreamRun:
         for n in range(seconds // EVERY):
             setup.lab.clock.at(START + EVERY * n, setup.write, [(0, n), (1, n)])
         until = START + seconds
-        setup.lab.run(until=until)
+        setup.run(until)
         title = (f"MaximumRetryAttempts {max_retries}, MaximumRecordAgeInSeconds {max_age}"
                  + (", bisect" if bisect else ""))
         return setup.result(title, config, uuid, until, began)
@@ -380,7 +391,7 @@ def _one_batch(batch_size, bad, config, title, report=False, horizon=600.0) -> S
         until = START
         while until < horizon:  # run until the batch is settled, or the horizon
             until += 30
-            setup.lab.run(until=until)
+            setup.run(until)
             fates = setup.lab.stream_conservation(uuid)["counts"]
             if not fates.get("in_flight"):
                 break
@@ -421,7 +432,7 @@ def _destination(kind) -> dict:
         setup.mapping(4, MaximumRetryAttempts=0,
                       DestinationConfig={"OnFailure": {"Destination": target}})
         lab.clock.at(START, setup.write_batch, 0, 4)
-        lab.run(until=START + 10)
+        setup.run(START + 10)
         if kind == "s3":
             key = s3.list_objects_v2(Bucket=FAILURE_BUCKET)["Contents"][0]["Key"]
             body = s3.get_object(Bucket=FAILURE_BUCKET, Key=key)["Body"].read()
@@ -487,7 +498,7 @@ def replay(fetch) -> Replay:
                       DestinationConfig={"OnFailure": {"Destination": FAILURE_QUEUE_ARN}})
         for shard in (0, 1):
             lab.clock.at(START, setup.write_batch, shard, 12)
-        lab.run(until=START + 20)
+        setup.run(START + 20)
         got = setup.sqs.receive_message(QueueUrl=setup.queue_url)["Messages"]
         message = json.loads(got[0]["Body"])
         discarded = lab.trace.of("discard")[0].records
@@ -526,7 +537,11 @@ def draw_blocked(run: StreamRun, width: float = 7.0):
         ages = run.ages[shard]
         bottom.plot([t for t, _ in ages], [a for _, a in ages], color=colour, linestyle=line,
                     marker=marker, markersize=3.5, linewidth=1.5, label=f"shard {shard}")
+    marked = set()
     for d in run.discards:
+        if (d.t, d.shard, d.condition) in marked:  # one mark per moment
+            continue
+        marked.add((d.t, d.shard, d.condition))
         n = next((m for t, m in run.checkpoints[d.shard] if t >= d.t), None)
         top.plot([d.t], [n if n is not None else max(d.records) + 1], marker="X", color="black",
                  markersize=9, linestyle="none")
@@ -612,7 +627,7 @@ def draw_bisect(run: StreamRun, width: float = 7.0):
     ax.set_xlim(-2.6, size + 2.6)
     ax.set_ylim(rows + 0.1, -0.3)
     ax.axis("off")
-    gone = "; ".join(f"record{'s' if len(d.records) > 1 else ''} {_span(d.records)} "
+    gone = "; ".join(f"{_records(d.records)} "
                      f"{'sent to the destination' if d.delivered else 'dropped'} "
                      f"(approximateInvokeCount {d.invocations})"
                      for d in run.discards) or "nothing discarded"
