@@ -245,14 +245,14 @@ def predicted_bisect(batches) -> Check:
         hint = (f" A batch of one record that fails is retried: MaximumRetryAttempts "
                 f"{EX3['max_retries']} gives [{bad}] 1 + {EX3['max_retries']} invocations, "
                 "one after another, before anything else of the shard runs.")
-    elif got and min(got) > max(truth[k]):
-        hint = (f" The first half, {truth[k]}, with all its own splits, finishes before the "
-                "second half starts (MODELLING CHOICE M1, which keeps the shard's order).")
     elif bad not in truth[k]:
         hint = (f" Lambda does not know which record is bad: after a split it invokes the first "
                 f"half, {truth[k]}, although every record in it is fine. The first half, with "
                 "all its own splits, finishes before the second half starts (MODELLING CHOICE "
                 "M1, which keeps the shard's order).")
+    elif got and min(got) > max(truth[k]):
+        hint = (f" The first half, {truth[k]}, with all its own splits, finishes before the "
+                "second half starts (MODELLING CHOICE M1, which keeps the shard's order).")
     else:
         hint = (" Lambda does not know which record failed, so the whole half is invoked, "
                 f"the good records with it; split at ceil(n/2): {len(truth[k])} records make "

@@ -53,8 +53,8 @@ FAILURE_QUEUE_ARN = f"arn:aws:sqs:us-east-1:123456789012:{FAILURE_QUEUE}"
 FAILURE_TOPIC = "telemetry-failures-topic"
 FAILURE_BUCKET = "telemetry-failures-bucket"
 DESTINATIONS = ("sqs", "sns", "s3")
-EVERY = 4  #: demo 1: seconds between two writes of the sensor (one record to each shard)
-POISON = 4  #: demo 1: the poison record's number in shard 0
+EVERY = 5  #: demo 1: seconds between two writes of the sensor (one record to each shard)
+POISON = 3  #: demo 1: the poison record's number in shard 0
 #: The error-handling parameters of CreateEventSourceMapping a learner may set (exercise 1).
 ERROR_PARAMETERS = ("MaximumRetryAttempts", "MaximumRecordAgeInSeconds",
                     "BisectBatchOnFunctionError", "DestinationConfig", "FunctionResponseTypes")
@@ -317,9 +317,9 @@ def _ages(lab, shard_index, shards) -> tuple:
 
 
 def blocked(max_retries: int = -1, max_age: int = -1, bisect: bool = False,
-            seconds: int = 160) -> StreamRun:
-    """Two shards; a sensor writes one record to each every 4 s from t = 2 s for ``seconds`` s.
-    Record 4 of shard 0 (written at t = 18 s) is poison: the handler raises on it every time.
+            seconds: int = 150) -> StreamRun:
+    """Two shards; a sensor writes one record to each every 5 s from t = 2 s for ``seconds`` s.
+    Record 3 of shard 0 (written at t = 17 s) is poison: the handler raises on it every time.
     ``max_retries``/``max_age`` are the mapping's ``MaximumRetryAttempts`` (-1 or 0-10,000)
     and ``MaximumRecordAgeInSeconds`` (-1 or 60-604,800); ``BatchSize`` is 10."""
     _check_int("max_retries", max_retries, -1, 10_000)
