@@ -517,9 +517,20 @@ def replay(fetch) -> Replay:
 # --- pictures ------------------------------------------------------------------------------------
 
 
+def _at(points, t):
+    """The value of a step function given as sorted (t, value) points, at time t."""
+    value = points[0][1]
+    for when, v in points:
+        if when > t:
+            break
+        value = v
+    return value
+
+
 def draw_blocked(run: StreamRun, width: float = 7.0):
     """Two panels, time across. Top: each shard's checkpoint (the next record not yet finished,
-    solid) and the records written (dotted); a cross where a batch was discarded. Bottom: each
+    solid), the records written (dotted) and, shaded, the records waiting between the two; a
+    cross where a batch was discarded. Bottom: each
     shard's IteratorAge at each invocation. Returns the figure."""
     import matplotlib.pyplot as plt
 
@@ -532,8 +543,18 @@ def draw_blocked(run: StreamRun, width: float = 7.0):
         top.step([t for t, _ in points], [n for _, n in points], where="post", color=colour,
                  linestyle=line, linewidth=2, label=f"shard {shard}: checkpoint")
         written = [(START, 0)] + [(t, n + 1) for t, n in run.written[shard]]
-        top.step([t for t, _ in written], [n for _, n in written], where="post", color=colour,
-                 linestyle=":", linewidth=1, alpha=0.8, label=f"shard {shard}: written")
+        alike = all(w == run.written[0] for w in run.written)
+        if shard == 0 or not alike:  # the shards got the same writes: one line for all
+            top.step([t for t, _ in written] + [run.until], [n for _, n in written]
+                     + [written[-1][1]], where="post", color="#555555" if alike else colour,
+                     linestyle=":", linewidth=1.2,
+                     label="written (each shard)" if alike and run.shards > 1 else
+                     f"shard {shard}: written")
+        times = sorted({t for t, _ in points} | {t for t, _ in written})
+        done = [_at(points, t) for t in times]
+        top.fill_between(times, done, [_at(written, t) for t in times], step="post",
+                         color=colour, alpha=0.14, linewidth=0,
+                         label=f"shard {shard}: waiting" if shard == 0 else None)
         ages = run.ages[shard]
         bottom.plot([t for t, _ in ages], [a for _, a in ages], color=colour, linestyle=line,
                     marker=marker, markersize=3.5, linewidth=1.5, label=f"shard {shard}")
