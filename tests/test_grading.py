@@ -10,8 +10,9 @@ built from the repository:
 * learner ``partial`` submits lab 00, with exercise 1 answered correctly, exercise 2 wrong,
   and exercise 2's locked check cell replaced by ``pass`` (nbgrader puts the original back);
   and lab 03, with exercise 1 right, exercise 2 wrong and exercise 3 untouched;
-  and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and exercise 3
-  untouched.
+  and lab 05, with exercise 1 right, exercise 2 wrong (AFTER_SEQUENCE_NUMBER) and exercise 3
+  untouched; and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and
+  exercise 3 untouched.
 
 Every solution and lab is picked up from the folders, so new labs are graded without a change
 here. The run's duration is written to the terminal.
@@ -39,6 +40,7 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
 LAB00 = "00-first-mapping"
 LAB03 = "03-ordering"
+LAB05 = "05-stream-errors"
 LAB09 = "09-filtering-windows"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
 
@@ -76,6 +78,26 @@ def partial_ordering_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_stream_errors_submission() -> nbformat.NotebookNode:
+    """Lab 05 half right: exercise 1 right, exercise 2 reads AFTER the first discarded record
+    (wrong), exercise 3 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB05}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = (
+        'ex1_config = {"BisectBatchOnFunctionError": True, "MaximumRetryAttempts": 0,\n'
+        '              "DestinationConfig": {"OnFailure": {"Destination": se.FAILURE_QUEUE_ARN}}}')
+    answers["ex2-answer"].source = (
+        "def ex2_fetch(kinesis, message):\n"
+        '    info = message["KinesisBatchInfo"]\n'
+        "    iterator = kinesis.get_shard_iterator(\n"
+        '        StreamName="telemetry", ShardId=info["shardId"],\n'
+        '        ShardIteratorType="AFTER_SEQUENCE_NUMBER",\n'
+        '        StartingSequenceNumber=info["startSequenceNumber"])["ShardIterator"]\n'
+        '    return kinesis.get_records(ShardIterator=iterator, Limit=info["batchSize"])["Records"]')
+    return lab
+
+
 def partial_filtering_submission() -> nbformat.NotebookNode:
     """Lab 09 half right: exercise 1 right, exercise 2 without the DynamoDB attribute type
     (wrong), exercise 3 left untouched."""
@@ -102,6 +124,8 @@ def graded(tmp_path_factory, request):
     (submissions / "partial").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / f"{LAB00}.ipynb")
     nbformat.write(partial_ordering_submission(), submissions / "partial" / f"{LAB03}.ipynb")
+    nbformat.write(partial_stream_errors_submission(),
+                   submissions / "partial" / f"{LAB05}.ipynb")
     nbformat.write(partial_filtering_submission(), submissions / "partial" / f"{LAB09}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
@@ -195,10 +219,12 @@ def test_a_partly_right_submission_scores_in_between(graded):
     assert (row["00/ex1-check"], row["00/ex2-check"], row["00/total"]) == ("2", "0", "2")
     assert (row["03/ex1-check"], row["03/ex2-check"], row["03/ex3-check"],
             row["03/total"]) == ("3", "0", "0", "3")
+    assert (row["05/ex1-check"], row["05/ex2-check"], row["05/ex3-check"],
+            row["05/total"]) == ("4", "0", "0", "4")
     assert (row["09/ex1-check"], row["09/ex2-check"], row["09/ex3-check"],
             row["09/total"]) == ("3", "0", "0", "3")
-    assert row["total"] == "8"  # 2 (lab 00) + 3 (lab 03) + 3 (lab 09)
-    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03, LAB09)):
+    assert row["total"] == "12"  # 2 (lab 00) + 3 (lab 03) + 4 (lab 05) + 3 (lab 09)
+    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03, LAB05, LAB09)):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
         assert row[f"{lab[:2]}/total"] == ""
@@ -285,7 +311,7 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
     expected = sorted([f"solution/{p.stem}.html" for p in SOLUTIONS]
                       + [f"untouched/{p.stem}.html" for p in LABS]
                       + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
-                         f"partial/{LAB09}.html"])
+                         f"partial/{LAB05}.html", f"partial/{LAB09}.html"])
     assert pages == expected
 
 
@@ -418,3 +444,9 @@ def test_lab00_exercise1_check_explains_a_wrong_mapping():
     assert "another source" in lab00.batch_of_five(mapping, Lab(), "other").message
     mapping["BatchSize"] = 5
     assert "lab1 is at t = 0 s" in lab00.batch_of_five(mapping, Lab(), "arn").message
+
+
+def test_the_half_right_stream_errors_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB05}.html").read_text(encoding="utf-8")
+    assert "Bisect found the record without using retries" in html  # exercise 1 passed
+    assert "Use AT_SEQUENCE_NUMBER" in html  # exercise 2's check says what is wrong
