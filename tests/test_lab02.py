@@ -1,6 +1,5 @@
 """Lab 02 (Batching): the scenario behind its demos and widget, and its checks, both ways."""
 
-import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -102,12 +101,10 @@ def test_streams_accept_what_sqs_rejects():
         batching.simulate(source="sns")
 
 
-def test_a_typical_call_is_fast_enough_for_a_widget():
+def test_a_typical_widget_call_runs():  # its speed: benchmarks/widgets.py
     batching.simulate(batch_size=20, window=5, minutes=0.1, seed=99)  # warm up moto
-    began = time.process_time()
     result = batching._simulate.__wrapped__(20, 5, 1.0, "sqs", 1.0, 3, "poisson", 100, 0.5, 2)
     assert result.messages > 40
-    assert time.process_time() - began < 1.0  # about 0.3 s of CPU on an idle laptop
 
 
 def test_simulate_closes_its_lab():

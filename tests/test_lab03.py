@@ -1,7 +1,6 @@
 """Lab 03 (Ordering): the scenarios behind its demos and widgets, and its checks, both ways."""
 
 import itertools
-import time
 
 import pytest
 
@@ -101,13 +100,11 @@ def test_scenarios_reject_bad_arguments_by_name():
         ordering.retries(handler="no")
 
 
-def test_a_widget_change_answers_in_under_half_a_second():
+def test_the_widgets_slowest_settings_run():  # their speed: benchmarks/widgets.py
     ordering.fifo("customer")  # moto loaded
     for call in (lambda: ordering.fifo("order", customers=6, batch_size=2),
                  lambda: ordering.kinesis(pf=8, keys=8, shards=2, hot=16)):
-        began = time.perf_counter()
         call()
-        assert time.perf_counter() - began < 0.5
 
 
 def test_draw_makes_one_row_per_lane(tmp_path):
