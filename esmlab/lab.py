@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
+import numbers
 import os
 import random
 import uuid
@@ -89,11 +91,25 @@ def _fake_credentials(region):
         os.environ.pop(name, None)
 
 
+def _check_lab_arguments(seed, region, account_concurrency):
+    """Refuse a bad ``Lab(...)`` argument at the call, naming it and what it accepts."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be a whole number (the same seed gives the same trace), "
+                        f"got {seed!r}")
+    if not isinstance(region, str) or not region:
+        raise TypeError(f"region must be an AWS Region name such as 'us-east-1', got {region!r}")
+    if (isinstance(account_concurrency, bool) or not isinstance(account_concurrency, int)
+            or account_concurrency < 1):
+        raise ValueError(f"account_concurrency must be a whole number >= 1 (AWS's default is "
+                         f"1,000), got {account_concurrency!r}")
+
+
 class Lab:
     """A simulated AWS account with Lambda event source mappings. See the module docstring."""
 
     def __init__(self, seed: int = 0, region: str = "us-east-1", account_concurrency: int = 1000):
         global _open_lab
+        _check_lab_arguments(seed, region, account_concurrency)
         if _open_lab is not None:
             _open_lab.close()
         _fake_credentials(region)
@@ -152,8 +168,17 @@ class Lab:
         return make if handler is None else make(handler)
 
     def run(self, until: float) -> None:
-        """Process every simulated event up to ``until`` seconds; call again to go further."""
+        """Process every simulated event up to ``until`` seconds; call again to go further.
+
+        ``until`` is a simulated instant in seconds since the lab started: a finite number, not
+        earlier than ``lab.now``."""
         self._check_open()
+        if isinstance(until, bool) or not isinstance(until, numbers.Real) or not math.isfinite(until):
+            raise ValueError(f"until must be a finite number of simulated seconds (the lab is at "
+                             f"t={self.now:g}), got {until!r}")
+        if until < self.now:
+            raise ValueError(f"until must not be before now: lab.run(until={until!r}) is in the "
+                             f"past, the lab is at t={self.now:g}")
         seen = len(self.trace.invocations)
         self.clock.run(until)
         if notice := self.trace.failure_notice(since=seen):
