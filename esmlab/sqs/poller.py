@@ -38,6 +38,7 @@ from collections import deque
 from .. import limits
 from ..batch_response import FAILURE, PARTIAL, classify
 from ..functions import LambdaContext
+from ..moto import sqs as moto_sqs
 from ..payload import ENVELOPE_BYTES, record_bytes
 from ..trace import Invocation
 from .event import record
@@ -51,15 +52,16 @@ IDLE_TO_MINIMUM_SECONDS = 120.0
 class Item:
     """A received message on its way to the function."""
 
-    __slots__ = ("bytes", "handle", "id", "receive_count", "received_at", "record")
+    __slots__ = ("bytes", "copy", "handle", "id", "receive_count", "received_at", "record")
 
-    def __init__(self, rec, received_at):
+    def __init__(self, rec, received_at, copy=False):
         self.id = rec["messageId"]
         self.record = rec
         self.handle = rec["receiptHandle"]
         self.received_at = received_at
         self.bytes = record_bytes(rec)
         self.receive_count = int(rec["attributes"].get("ApproximateReceiveCount", "1"))
+        self.copy = copy  #: a duplicate delivery of a standard queue (esmlab/sqs/delivery.py)
 
 
 class Slot:
@@ -111,6 +113,9 @@ class Slot:
         size = ENVELOPE_BYTES + sum(i.bytes + 1 for i in self.batch)
         held = {i.id: n for n, i in enumerate(self.batch)}
         for position, item in enumerate(items):
+            if item.id in held and item.copy:  # a duplicate of one in this batch: the next batch
+                self.carry.append(item)
+                continue
             if item.id in held:  # received again while waiting in this batch: keep the newest
                 old = self.batch[held[item.id]]
                 self.batch[held[item.id]] = item
@@ -300,6 +305,10 @@ class SqsPoller:
         now = self.lab.now
         region = self.lab.region
         items = [Item(record(m, self.queue_arn, region), now) for m in response.get("Messages", [])]
+        if self.lab.delivery.duplicates:
+            copies = moto_sqs.copy_handles(self.lab.queue_by_arn(self.queue_arn))
+            for item in items:
+                item.copy = item.handle in copies
         received = [i.id for i in items]
         if items and self.mapping.config.get("Patterns"):
             items = self.filter(items)
@@ -447,7 +456,7 @@ class SqsPoller:
             if (
                 entry is not None
                 and entry.fate == "in_queue"
-                and message.approximate_receive_count == item.receive_count
+                and message.receipt_handle == item.handle  # not received since (nor a copy)
                 and message.visible
             ):
                 back.append(item.id)
