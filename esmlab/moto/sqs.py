@@ -175,7 +175,9 @@ def _deliver_copies(queue, now, count, message_attribute_names, result):
         message, until = entry
         removed = message.__dict__.get("_esmlab_removed")
         deleted = message.receipt_handle in queue.deleted_messages
-        if now >= until or (removed and not deleted):  # expired, purged or redriven meanwhile
+        # a copy lives until the original receive's visibility timeout ends; a message that
+        # left the queue otherwise than by a delete (redriven, expired) leaves no copy behind
+        if now >= until or (removed and not deleted):
             continue
         if len(result) >= count:
             kept.append(entry)

@@ -54,14 +54,14 @@ class Item:
 
     __slots__ = ("bytes", "copy", "handle", "id", "receive_count", "received_at", "record")
 
-    def __init__(self, rec, received_at, copy=False):
+    def __init__(self, rec, received_at):
         self.id = rec["messageId"]
         self.record = rec
         self.handle = rec["receiptHandle"]
         self.received_at = received_at
         self.bytes = record_bytes(rec)
         self.receive_count = int(rec["attributes"].get("ApproximateReceiveCount", "1"))
-        self.copy = copy  #: a duplicate delivery of a standard queue (esmlab/sqs/delivery.py)
+        self.copy = False  #: a duplicate delivery of a standard queue (esmlab/sqs/delivery.py)
 
 
 class Slot:
