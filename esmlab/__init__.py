@@ -5,6 +5,7 @@ Start with :class:`Lab`. The trace (:class:`esmlab.trace.Trace`) records everyth
 
 from .clock import START
 from .lab import Lab
+from .sqs.delivery import BEST_EFFORT
 from .trace import Event, Invocation, Trace
 
-__all__ = ["START", "Event", "Invocation", "Lab", "Trace"]
+__all__ = ["BEST_EFFORT", "START", "Event", "Invocation", "Lab", "Trace"]

@@ -7,8 +7,11 @@ would, whether the invocation succeeded, raised, timed out or returned something
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
+import math
+import numbers
 import traceback
 import zipfile
 from dataclasses import dataclass
@@ -103,9 +106,12 @@ class Function:
         return f"<Function {self.name} timeout={self.timeout}s>"
 
     def run_time(self, event) -> float:
-        value = self.duration(event) if callable(self.duration) else self.duration
-        if value is None or value < 0:
-            raise ValueError(f"duration of {self.name} must be >= 0 seconds, got {value!r}")
+        if not callable(self.duration):
+            return float(self.duration)  # checked when the function was registered
+        value = self.duration(event)
+        if not is_seconds(value):
+            raise ValueError(f"the duration function of {self.name} must return a finite number "
+                             f"of seconds >= 0, got {value!r}")
         return float(value)
 
     def execute(self, event, context) -> Result:
@@ -150,17 +156,66 @@ def zip_stub() -> bytes:
     return buffer.getvalue()
 
 
+def is_seconds(value) -> bool:
+    """A finite, non-negative real number (not a bool, not NaN)."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value) and value >= 0)
+
+
+def takes_event_and_context(handler) -> bool:
+    """Can ``handler(event, context)`` be called? (Lambda's Python runtime calls it so:
+    https://docs.aws.amazon.com/lambda/latest/dg/python-handler.html)"""
+    try:
+        signature = inspect.signature(handler)  # follows __wrapped__ through decorators
+    except (TypeError, ValueError):  # some builtins have no signature: let them through
+        return True
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        return False
+    return True
+
+
+def check_arguments(name, handler, *, timeout, duration, reserved_concurrency, role) -> None:
+    """Refuse a bad argument of ``lab.function`` at the call, naming it and what it accepts."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string (the function's name), got {name!r}")
+    if not callable(handler):
+        raise TypeError(f"the handler of {name} must be a function of (event, context), "
+                        f"got {handler!r}")
+    if not takes_event_and_context(handler):
+        raise TypeError(f"the handler of {name} must accept two arguments, (event, context), as "
+                        f"Lambda calls it; {getattr(handler, '__name__', handler)!r} has the "
+                        f"signature {inspect.signature(handler)}")
+    whole = isinstance(timeout, numbers.Real) and not isinstance(timeout, bool) and (
+        math.isfinite(timeout) and float(timeout).is_integer())
+    if not whole or not 1 <= timeout <= 900:
+        # Lambda's timeout: whole seconds, 1 to 900
+        # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html)
+        raise ValueError(f"timeout must be a whole number of seconds from 1 to 900, got {timeout!r}")
+    if not callable(duration) and not is_seconds(duration):
+        raise ValueError(f"duration must be a finite number of seconds >= 0, or a function of the "
+                         f"event that returns one, got {duration!r}")
+    if reserved_concurrency is not None and (
+        not isinstance(reserved_concurrency, numbers.Integral)
+        or isinstance(reserved_concurrency, bool) or reserved_concurrency < 0
+    ):
+        # ReservedConcurrentExecutions is an integer >= 0
+        # (https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html)
+        raise ValueError(f"reserved_concurrency must be None or a whole number >= 0, "
+                         f"got {reserved_concurrency!r}")
+    if role is not None and (not isinstance(role, str) or not role.startswith("arn:")):
+        raise ValueError(f"role must be None (a default role is made) or an IAM role ARN, "
+                         f"got {role!r}")
+
+
 def register(lab, name, handler, *, timeout, duration, reserved_concurrency, role) -> Function:
     """Create the function (and a default role) in moto, and return its runnable twin.
 
     The default role ``<name>-role`` carries the three AWS managed execution-role policies and
     an inline policy for on-failure destinations (see DESTINATION_POLICY)."""
-    if not callable(handler):
-        raise TypeError(f"the handler of {name} must be a function of (event, context), "
-                        f"got {handler!r}")
-    if not 1 <= timeout <= 900:
-        # Lambda's timeout range: https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
-        raise ValueError(f"timeout must be 1 to 900 seconds, got {timeout}")
+    check_arguments(name, handler, timeout=timeout, duration=duration,
+                    reserved_concurrency=reserved_concurrency, role=role)
     lam = lab.client("lambda")
     role_arn = role or default_role(lab, name)
     try:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
+import numbers
 import os
 import random
 import uuid
@@ -37,6 +39,7 @@ from .limits import MESSAGES
 from .moto import iam as moto_iam
 from .moto import sqs as moto_sqs
 from .moto import streams as moto_streams
+from .sqs.delivery import Delivery
 from .sqs.poller import SqsPoller
 from .streams.poller import StreamPoller
 from .streams.sources import source_for
@@ -89,11 +92,44 @@ def _fake_credentials(region):
         os.environ.pop(name, None)
 
 
-class Lab:
-    """A simulated AWS account with Lambda event source mappings. See the module docstring."""
+def _check_lab_arguments(seed, region, account_concurrency):
+    """Refuse a bad ``Lab(...)`` argument at the call, naming it and what it accepts."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be a whole number (the same seed gives the same trace), "
+                        f"got {seed!r}")
+    if not isinstance(region, str) or not region:
+        raise TypeError(f"region must be an AWS Region name such as 'us-east-1', got {region!r}")
+    if (isinstance(account_concurrency, bool) or not isinstance(account_concurrency, int)
+            or account_concurrency < 1):
+        raise ValueError(f"account_concurrency must be a whole number >= 1 (AWS's default is "
+                         f"1,000), got {account_concurrency!r}")
 
-    def __init__(self, seed: int = 0, region: str = "us-east-1", account_concurrency: int = 1000):
+
+#: How standard queues deliver by default (esmlab/sqs/delivery.py; docs/simulator.md says why).
+DEFAULT_DELIVERY = {"reorder": 0.0, "duplicates": 0.0}
+
+
+class Lab:
+    """A simulated AWS account with Lambda event source mappings. See the module docstring.
+
+    ``seed``: the seed of every random source (same seed and calls, same trace).
+    ``region``: the Region of every client and ARN. ``account_concurrency``: the account's
+    concurrency limit (AWS's default is 1,000).
+    ``reorder`` and ``duplicates``: how SQS standard queues deliver, as probabilities from 0 to 1.
+    A standard queue delivers in best-effort order and at least once
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues.html):
+    ``reorder`` is the chance that a receive passes over a message (a later one arrives first),
+    ``duplicates`` the chance that a receive leaves a copy that is delivered once more. Both are 0
+    by default, so counts and orders are exact; ``Lab(**esmlab.BEST_EFFORT)`` turns on rates a
+    lab of a few hundred messages shows. FIFO queues are never affected.
+    """
+
+    def __init__(self, seed: int = 0, region: str = "us-east-1", account_concurrency: int = 1000,
+                 *, reorder: float = DEFAULT_DELIVERY["reorder"],
+                 duplicates: float = DEFAULT_DELIVERY["duplicates"]):
         global _open_lab
+        _check_lab_arguments(seed, region, account_concurrency)
+        delivery = Delivery(seed, reorder, duplicates)  # checks both rates
         if _open_lab is not None:
             _open_lab.close()
         _fake_credentials(region)
@@ -118,7 +154,8 @@ class Lab:
         self.clients: dict = {}
         self._internal: dict = {}
         self._pollers: dict = {}
-        moto_sqs.install(self.ledger)
+        self.delivery = delivery
+        moto_sqs.install(self.ledger, delivery)
         moto_streams.install(self)
         moto_iam.install()
         mapping_api.install(self)
@@ -152,8 +189,17 @@ class Lab:
         return make if handler is None else make(handler)
 
     def run(self, until: float) -> None:
-        """Process every simulated event up to ``until`` seconds; call again to go further."""
+        """Process every simulated event up to ``until`` seconds; call again to go further.
+
+        ``until`` is a simulated instant in seconds since the lab started: a finite number, not
+        earlier than ``lab.now``."""
         self._check_open()
+        if isinstance(until, bool) or not isinstance(until, numbers.Real) or not math.isfinite(until):
+            raise ValueError(f"until must be a finite number of simulated seconds (the lab is at "
+                             f"t={self.now:g}), got {until!r}")
+        if until < self.now:
+            raise ValueError(f"until must not be before now: lab.run(until={until!r}) is in the "
+                             f"past, the lab is at t={self.now:g}")
         seen = len(self.trace.invocations)
         self.clock.run(until)
         if notice := self.trace.failure_notice(since=seen):
@@ -242,6 +288,12 @@ class Lab:
     def queue_url(self, arn) -> str:
         name = arn.rsplit(":", 1)[-1]
         return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{name}"
+
+    def sqs_copy_available(self, queue):
+        """A copy of a received message can be received (esmlab/sqs/delivery.py): wake a poll."""
+        for poller in self._pollers.values():
+            if getattr(poller, "queue_arn", None) == queue.queue_arn:
+                poller.on_available()
 
     def sqs_arrival(self, queue, message):
         """A message entered ``queue``: wake the pollers of its mappings (when it is visible)."""

@@ -3,6 +3,10 @@
 "Nothing lost": every message that enters a queue ends deleted, redriven to a dead-letter queue,
 expired, purged, or is still in the queue, and the trace shows which. :func:`conservation`
 proves it by comparing this ledger with what moto actually holds.
+
+A duplicate delivery of a standard-queue message (esmlab/sqs/delivery.py) is a second receipt of
+the same message, not a second message: the ledger counts the message once, and counts its
+duplicate deliveries beside it (``Entry.duplicates``, ``Conservation.duplicates``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ class Entry:
     message: object  #: moto's Message (for visibility checks)
     fate: str = "in_queue"
     history: list = field(default_factory=list)  #: queue ARNs the message has been in
+    duplicates: int = 0  #: copies of it that were delivered besides its own receives
 
 
 class Ledger:
@@ -48,6 +53,20 @@ class Ledger:
     def on_delete(self, queue, message):
         self._end(queue, message, "deleted")
         self._event("delete", queue, message)
+
+    def on_copy_made(self, queue):
+        """A receive left a copy of a message: wake the queue's long polls, as for an arrival."""
+        self.lab.sqs_copy_available(queue)
+
+    def on_duplicate(self, queue, message):
+        entry = self.entries.get((queue.queue_arn, message.id))
+        if entry is not None:
+            entry.duplicates += 1
+        self._event("duplicate", queue, message,
+                    detail={"receive_count": message.approximate_receive_count})
+
+    def on_duplicate_delete(self, queue, message):
+        self._event("duplicate_delete", queue, message)
 
     def on_stale_delete(self, queue, message):
         self._event("stale_delete", queue, message)
@@ -81,6 +100,8 @@ class Conservation:
     counts: dict  #: queue ARN -> {fate: number}
     lost: list  #: (queue ARN, message id) the ledger says are in a queue but moto does not hold
     unknown: list  #: (queue ARN, message id) moto holds but the ledger never saw enter
+    #: queue ARN -> duplicate deliveries (copies of its messages delivered; not messages)
+    duplicates: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -88,6 +109,8 @@ class Conservation:
 
     def __str__(self):
         lines = [f"{arn.split(':')[-1]}: {dict(c)}" for arn, c in self.counts.items()]
+        lines += [f"{arn.split(':')[-1]}: {n} duplicate deliveries (the same messages again)"
+                  for arn, n in self.duplicates.items()]
         verdict = "every message is accounted for" if self.ok else (
             f"{len(self.lost)} lost, {len(self.unknown)} unaccounted"
         )
@@ -98,17 +121,19 @@ def conservation(lab) -> Conservation:
     held = {}
     for queue in lab.sqs_backend().queues.values():
         held[queue.queue_arn] = {m.id for m in queue._messages}
-    counts, lost = {}, []
+    counts, lost, duplicates = {}, [], {}
     for (arn, message_id), entry in lab.ledger.entries.items():
         per_queue = counts.setdefault(arn, {"entered": 0})
         per_queue["entered"] += 1
         per_queue[entry.fate] = per_queue.get(entry.fate, 0) + 1
         if entry.fate == "in_queue" and message_id not in held.get(arn, ()):
             lost.append((arn, message_id))
+        if entry.duplicates:
+            duplicates[arn] = duplicates.get(arn, 0) + entry.duplicates
     unknown = [
         (arn, mid) for arn, ids in held.items() for mid in ids if (arn, mid) not in lab.ledger.entries
     ]
-    return Conservation(counts, lost, unknown)
+    return Conservation(counts, lost, unknown, duplicates)
 
 
 class StreamLedger:

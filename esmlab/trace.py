@@ -16,6 +16,10 @@ kind               meaning
 ``throttle``       an invocation was refused for lack of concurrency
 ``delete``         a message was deleted from its queue
 ``stale_delete``   a delete used an old receipt handle, so nothing was deleted
+``duplicate``      a receive returned a copy of a standard-queue message (at-least-once
+                   delivery; ``detail["receive_count"]``): the same message again, not a
+                   new one (esmlab/sqs/delivery.py)
+``duplicate_delete`` a delete ended such a copy (the message itself is not deleted by it)
 ``visible_again``  a received message that was not deleted became visible again
 ``redrive``        SQS moved a message to the dead-letter queue (``detail["dlq"]``)
 ``expire``         SQS removed a message older than the queue's retention period

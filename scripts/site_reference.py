@@ -819,13 +819,31 @@ def errors_page() -> str:
         "## Rejections whose AWS message was never recorded",
         "",
         ("AWS documents that these are rejected, but their exact text was not recorded. The "
-        "simulator rejects them with `InvalidParameterValueException` and a message of its own "
+        "simulator rejects them with `InvalidParameterValueException` (`response_types`: "
+        "`ValidationException`, as AWS's model refuses an enum value, V3) and a message of its own "
         "that starts with `[esmlab]`, so that it is never mistaken for AWS's words."),
         "",
         "| Case | The simulator's message |",
         "|---|---|",
     ]
     for name, message in limits.UNRECORDED.items():
+        shown = re.sub(r"\{(\w+)\}", r"<\1>", message).replace("|", "\\|")
+        lines.append(f"| `{name}` | `{shown}` |")
+    lines += [
+        "",
+        "## Messages known from public reports",
+        "",
+        ("Not recorded by us, but quoted by AWS's users in public issue trackers (numbers vary "
+        "with the case), so the simulator returns them as `InvalidParameterValueException`. A "
+        "function timeout longer than the queue's visibility timeout is rejected on Create and "
+        f"Update ({link(SQS_CONFIGURE)}); reported for example in "
+        "[winglang/wing#1507](https://github.com/winglang/wing/issues/1507) and "
+        "[18F/identity-terraform#27](https://github.com/18F/identity-terraform/pull/27)."),
+        "",
+        "| Case | Message |",
+        "|---|---|",
+    ]
+    for name, message in limits.REPORTED.items():
         shown = re.sub(r"\{(\w+)\}", r"<\1>", message).replace("|", "\\|")
         lines.append(f"| `{name}` | `{shown}` |")
     example = limits.range_message("BatchSize", 10_001, limits.RANGES["BatchSize"][1], True)

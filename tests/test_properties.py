@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import pytest
@@ -217,7 +217,7 @@ def run_time(sc: Scenario, kinds: set) -> float:
     return sc.base_duration + (sc.timeout + 1 if "slow" in kinds else 0)
 
 
-def run_scenario(sc: Scenario, seed: int = 7) -> Run:
+def run_scenario(sc: Scenario, seed: int = 7, **lab_options) -> Run:
     spec_by_body: dict[str, Msg] = {}
     calls: dict[str, tuple] = {}
 
@@ -248,7 +248,7 @@ def run_scenario(sc: Scenario, seed: int = 7) -> Run:
             return {"batchItemFailures": [{"itemIdentifier": mid} for mid in reported]}
         return SUCCESS_SHAPES[sc.success_shape]
 
-    with Lab(seed=seed) as lab:
+    with Lab(seed=seed, **lab_options) as lab:
         sqs, lam = lab.client("sqs"), lab.client("lambda")
         suffix = ".fifo" if sc.fifo else ""
         fifo_attrs = {"FifoQueue": "true"} if sc.fifo else {}
@@ -708,3 +708,51 @@ def test_failed_message_comes_back_when_its_visibility_timeout_ends(sc):
 def test_fifo_failed_message_comes_back_when_its_visibility_timeout_ends(sc):
     """One message group: at most one batch is in flight, so the other pollers are waiting."""
     check_comes_back_on_time(run_scenario(sc))
+
+
+# --- standard queues in best-effort order, with duplicates (esmlab/sqs/delivery.py) ----------
+
+#: (reorder, duplicates): the lab's visible rates, heavy ones, and the extremes
+DELIVERY_RATES = st.sampled_from(((0.03, 0.005), (0.3, 0.2), (0.9, 1.0), (0.0, 1.0), (0.5, 0.0)))
+
+
+@settings(PROPERTY_SETTINGS, max_examples=20)
+@given(scenarios(fifo=False, reserved=st.one_of(st.none(), st.integers(1, 3))), DELIVERY_RATES)
+def test_best_effort_delivery_accounts_for_every_message_once(sc, rates):
+    reorder, duplicates = rates
+    run = run_scenario(sc, reorder=reorder, duplicates=duplicates)
+    describe(run)
+    for t, verdict in run.checkpoints:
+        assert verdict.ok, f"t={t}: {verdict}"
+    final = run.checkpoints[-1][1]
+    assert final.counts[run.queue_arn]["entered"] == len(run.sent)  # each message once
+    copies = [e for e in run.events if e.kind == "duplicate" and e.source == run.queue_arn]
+    assert final.duplicates.get(run.queue_arn, 0) == len(copies)
+    if copies:
+        count_case("duplicates delivered")
+    _, terminal = index_events(run)
+    for _, mid, body, _ in run.sent:
+        fate = run.fates[mid]
+        assert fate in ("deleted", "redriven", "expired"), (body, fate)
+        ends = terminal[mid]
+        assert len(ends) == 1, (body, ends)  # a copy's delete is not a second way out
+        assert FATE_OF_EVENT[ends[0][0]] == fate, (body, ends, fate)
+        if always_fails(run, mid):
+            assert fate != "deleted", f"{body} can never succeed but was deleted"
+    # a copy is delivered at most once: never more copies than receives of the original
+    receives = Counter(mid for e in run.events if e.kind == "poll" for mid in e.records)
+    made = Counter(mid for e in copies for mid in e.records)
+    for mid, n in made.items():
+        assert n <= receives[mid] - n, (mid, n, receives[mid])
+
+
+@settings(PROPERTY_SETTINGS, max_examples=8)
+@given(scenarios(reserved=st.one_of(st.none(), st.integers(1, 3))), DELIVERY_RATES)
+def test_best_effort_delivery_same_seed_same_trace_and_fifo_untouched(sc, rates):
+    reorder, duplicates = rates
+    first = run_scenario(sc, seed=11, reorder=reorder, duplicates=duplicates)
+    second = run_scenario(sc, seed=11, reorder=reorder, duplicates=duplicates)
+    assert first.fingerprint == second.fingerprint
+    assert summary(first) == summary(second)
+    if sc.fifo:  # FIFO order and de-duplication are SQS's own: nothing is reordered or copied
+        assert first.fingerprint == run_scenario(sc, seed=11).fingerprint

@@ -18,6 +18,9 @@ Why this module exists (measured with moto 5.2.5, see docs/simulator.md):
   - a message is visible again at the instant its visibility timeout ends (moto: one tick later).
 * Observation: the trace must see every message enter and leave a queue, so sends, deletes,
   redrives, expiries and purges call the open Lab's listener.
+* Standard queues deliver in best-effort order and at least once: when the Lab asks for it, a
+  receive passes over some messages and leaves occasional copies (the rules and their sources
+  are in esmlab/sqs/delivery.py; MODELLING CHOICES).
 
 moto must never invoke a function: the ``add_message`` below has no event-source-mapping branch.
 """
@@ -38,6 +41,7 @@ from moto.sqs.exceptions import ReceiptHandleIsInvalid
 from .patching import Patches
 
 _listener = None
+_delivery = None  # the open Lab's esmlab.sqs.delivery.Delivery (standard queues only)
 # moto's own FIFO de-duplication interval (five minutes, as in SQS).
 _DEDUP_MS = sqs_models.DEDUPLICATION_TIME_IN_SECONDS * 1000
 
@@ -147,6 +151,46 @@ def expire_messages(queue, now: float | None = None) -> list:
 def _remove(queue, message):
     queue._messages.remove(message)
     queue._pending_messages.discard(message)
+    message.__dict__["_esmlab_removed"] = True
+
+
+# --- duplicates (esmlab/sqs/delivery.py) ---------------------------------------------------------
+
+
+def copy_handles(queue) -> dict:
+    """Receipt handle -> message, for each copy delivered and not yet deleted."""
+    return queue.__dict__.setdefault("_esmlab_copy_handles", {})
+
+
+def _pending_copies(queue) -> list:
+    # [message, until_ms]: copies made by a receive, receivable once until ``until_ms``
+    return queue.__dict__.setdefault("_esmlab_copies", [])
+
+
+def _deliver_copies(queue, now, count, message_attribute_names, result):
+    """Serve the queue's pending copies first, as if from the servers that hold them."""
+    pending = _pending_copies(queue)
+    kept = []
+    for entry in pending:
+        message, until = entry
+        removed = message.__dict__.get("_esmlab_removed")
+        deleted = message.receipt_handle in queue.deleted_messages
+        # a copy lives until the original receive's visibility timeout ends; a message that
+        # left the queue otherwise than by a delete (redriven, expired) leaves no copy behind
+        if now >= until or (removed and not deleted):
+            continue
+        if len(result) >= count:
+            kept.append(entry)
+            continue
+        message.approximate_receive_count += 1  # another receive, as SQS counts them
+        received = copy(message)
+        received.receipt_handle = generate_receipt_handle()
+        sqs_models._filter_message_attributes(received, message_attribute_names or [])
+        copy_handles(queue)[received.receipt_handle] = message
+        result.append(received)
+        if _listener is not None:
+            _listener.on_duplicate(queue, message)
+    pending[:] = kept
 
 
 def receive_message(
@@ -167,8 +211,13 @@ def receive_message(
     queue._pending_messages = {m for m in queue._pending_messages if now < m.visible_at}
     pending_groups = queue.pending_message_groups if queue.fifo_queue else set()
     redrive = queue.redrive_policy if queue.dead_letter_queue is not None else None
-    result, to_dlq = [], []
+    delivery = None if queue.fifo_queue or _delivery is None or _delivery.exact else _delivery
+    result, to_dlq, passed = [], [], []
+    if delivery is not None and queue.__dict__.get("_esmlab_copies"):
+        _deliver_copies(queue, now, count, message_attribute_names, result)
     for message in queue._messages:
+        if len(result) >= count:
+            break
         if now < message.visible_at or now < message.delayed_until:
             continue
         queue._pending_messages.discard(message)
@@ -177,15 +226,12 @@ def receive_message(
         if redrive and message.approximate_receive_count >= redrive["maxReceiveCount"]:
             to_dlq.append(message)
             continue
-        queue._pending_messages.add(message)
-        message.mark_received(visibility_timeout=visibility_timeout)
-        _handles(queue)[message.receipt_handle] = message
-        # a shallow copy suffices: the filter below assigns a new attribute dict
-        received = copy(message)
-        sqs_models._filter_message_attributes(received, message_attribute_names or [])
-        result.append(received)
-        if len(result) >= count:
-            break
+        if delivery is not None and delivery.passes_over():
+            passed.append(message)  # best-effort order: a later message goes first
+            continue
+        result.append(_take(queue, message, visibility_timeout, message_attribute_names, delivery))
+    for message in passed[: max(0, count - len(result))]:  # never a shorter answer for it
+        result.append(_take(queue, message, visibility_timeout, message_attribute_names, delivery))
     for message in to_dlq:
         _remove(queue, message)
         queue.dead_letter_queue._messages.append(message)
@@ -195,8 +241,32 @@ def receive_message(
     return result
 
 
+def _take(queue, message, visibility_timeout, message_attribute_names, delivery):
+    """Receive ``message``: hide it, issue a receipt handle, maybe leave a copy."""
+    queue._pending_messages.add(message)
+    message.mark_received(visibility_timeout=visibility_timeout)
+    _handles(queue)[message.receipt_handle] = message
+    # a shallow copy suffices: the filter below assigns a new attribute dict
+    received = copy(message)
+    sqs_models._filter_message_attributes(received, message_attribute_names or [])
+    if delivery is not None and delivery.copies():
+        hidden = int(visibility_timeout or queue.visibility_timeout) * 1000
+        _pending_copies(queue).append([message, now_ms() + hidden])
+        if _listener is not None:
+            _listener.on_copy_made(queue)
+    return received
+
+
 def delete_message(self, receipt_handle):
-    """Delete by the latest receipt handle only; a stale handle succeeds without deleting."""
+    """Delete by the latest receipt handle only; a stale handle succeeds without deleting.
+
+    A duplicate's handle ends that copy only (esmlab/sqs/delivery.py)."""
+    copies = self.__dict__.get("_esmlab_copy_handles")
+    if copies and receipt_handle in copies:
+        message = copies.pop(receipt_handle)
+        if _listener is not None:
+            _listener.on_duplicate_delete(self, message)
+        return
     if receipt_handle in self.deleted_messages:
         return
     message = _handles(self).get(receipt_handle)
@@ -222,6 +292,7 @@ def generate_receipt_handle() -> str:
 def purge_queue(self, queue_name):
     queue = self.get_queue(queue_name)
     purged = list(queue._messages)
+    queue.__dict__.pop("_esmlab_copies", None)  # PurgeQueue deletes every copy too
     _saved_purge(self, queue_name)
     if _listener is not None:
         for message in purged:
@@ -249,15 +320,16 @@ _orig_millis = sqs_models.unix_time_millis
 _saved_purge = sqs_models.SQSBackend.purge_queue
 
 
-def install(listener) -> None:
-    """Apply the fixes and route SQS events to ``listener`` (the open Lab's recorder)."""
-    global _listener
+def install(listener, delivery=None) -> None:
+    """Apply the fixes and route SQS events to ``listener`` (the open Lab's recorder);
+    ``delivery`` (esmlab.sqs.delivery.Delivery) sets how standard queues deliver."""
+    global _listener, _delivery
     _PATCHES.apply()
-    _listener = listener
+    _listener, _delivery = listener, delivery
 
 
 def uninstall() -> None:
     """Restore moto exactly as it was."""
-    global _listener
+    global _listener, _delivery
     _PATCHES.restore()
-    _listener = None
+    _listener = _delivery = None

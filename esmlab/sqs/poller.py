@@ -51,6 +51,7 @@ from moto.utilities.aws_headers import gen_amzn_requestid_long
 from .. import limits
 from ..batch_response import FAILURE, PARTIAL, classify
 from ..functions import LambdaContext
+from ..moto import sqs as moto_sqs
 from ..payload import ENVELOPE_BYTES, record_bytes
 from ..permissions import allowed_cached
 from ..trace import Invocation
@@ -69,7 +70,7 @@ DENIED_RETRY_SECONDS = float(limits.SQS_LONG_POLL_SECONDS)
 class Item:
     """A received message on its way to the function."""
 
-    __slots__ = ("bytes", "handle", "id", "receive_count", "received_at", "record")
+    __slots__ = ("bytes", "copy", "handle", "id", "receive_count", "received_at", "record")
 
     def __init__(self, rec, received_at):
         self.id = rec["messageId"]
@@ -78,6 +79,7 @@ class Item:
         self.received_at = received_at
         self.bytes = record_bytes(rec)
         self.receive_count = int(rec["attributes"].get("ApproximateReceiveCount", "1"))
+        self.copy = False  #: a duplicate delivery of a standard queue (esmlab/sqs/delivery.py)
 
 
 class Slot:
@@ -134,6 +136,9 @@ class Slot:
         size = ENVELOPE_BYTES + sum(i.bytes + 1 for i in self.batch)
         held = {i.id: n for n, i in enumerate(self.batch)}
         for position, item in enumerate(items):
+            if item.id in held and item.copy:  # a duplicate of one in this batch: the next batch
+                self.carry.append(item)
+                continue
             if item.id in held:  # received again while waiting in this batch: keep the newest
                 old = self.batch[held[item.id]]
                 self.batch[held[item.id]] = item
@@ -430,6 +435,10 @@ class SqsPoller:
         gen_amzn_requestid_long()  # the request id moto's handler draws: same seed, same ids
         now, region, arn = lab.now, lab.region, self.queue_arn
         items = [Item(record(response_message(m), arn, region), now) for m in messages]
+        if lab.delivery.duplicates:
+            copies = moto_sqs.copy_handles(queue)
+            for item in items:
+                item.copy = item.handle in copies
         received = [i.id for i in items]
         if self.provisioned is not None:
             self.provisioned.received(sum(i.bytes for i in items))
@@ -592,7 +601,7 @@ class SqsPoller:
             if (
                 entry is not None
                 and entry.fate == "in_queue"
-                and message.approximate_receive_count == item.receive_count
+                and message.receipt_handle == item.handle  # not received since (nor a copy)
                 and message.visible
             ):
                 back.append(item.id)

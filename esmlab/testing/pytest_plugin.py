@@ -22,7 +22,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "esmlab(seed=0, account_concurrency=1000): options of the esm_lab fixture")
+        "markers", "esmlab(seed=0, account_concurrency=1000, reorder=0.0, duplicates=0.0): "
+        "options of the esm_lab fixture (the arguments of esmlab.Lab)")
 
 
 @pytest.fixture
