@@ -35,6 +35,7 @@ from .functions import register
 from .ledger import Ledger, StreamLedger, conservation, stream_conservation
 from .limits import MESSAGES
 from .moto import iam as moto_iam
+from .moto import kinesis as moto_kinesis
 from .moto import sqs as moto_sqs
 from .moto import streams as moto_streams
 from .sqs.poller import SqsPoller
@@ -120,6 +121,7 @@ class Lab:
         self._pollers: dict = {}
         moto_sqs.install(self.ledger)
         moto_streams.install(self)
+        moto_kinesis.install(self)  # shard throughput (esmlab.streams.throughput)
         moto_iam.install()
         mapping_api.install(self)
         self.cloudwatch = cloudwatch.install(self)  # metrics, logs and alarms (esmlab.cloudwatch)
@@ -181,6 +183,7 @@ class Lab:
         cloudwatch.uninstall(self)
         moto_sqs.uninstall()
         moto_streams.uninstall()
+        moto_kinesis.uninstall()
         moto_iam.uninstall()
         self._mock.stop()
         self.clock.stop()
@@ -204,7 +207,10 @@ class Lab:
         global _session
         if _session is None:  # one session for all labs: its loader caches the service models
             _session = boto3.session.Session()
-        config = Config(retries={"max_attempts": 1, "mode": "standard"})
+        # One attempt, no retry: a retry would sleep in real time and land at the same
+        # simulated instant, so a throttled Kinesis call (esmlab.streams.throughput) would
+        # only fail again. Producers retry themselves, after lab.run moves time on.
+        config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
         client = _session.client(service, region_name=self.region, config=config)
         client.meta.events.register_first("before-send", self._refuse_if_closed)
         return client
