@@ -36,6 +36,7 @@ from ..functions import LambdaContext
 from ..payload import ENVELOPE_BYTES, record_bytes
 from ..trace import Invocation
 from .batch import Batch
+from .throughput import ReadThrottled
 from .tumbling import TumblingWindows
 
 BACKOFF_SECONDS = (1, 2, 4, 8, 12)  # M5
@@ -152,7 +153,10 @@ class Shard:
         self.poll_timer = None
         if self.poller.stopped:
             return
-        records, self.iterator = self.poller.source.read(self.id, self.iterator)
+        try:
+            records, self.iterator = self.poller.source.poll(self.id, self.iterator)
+        except ReadThrottled as refused:
+            return self.read_throttled(refused.wait)
         self.poller.trace("poll", records=tuple(r.sequence for r in records),
                           detail={"shard": self.id})
         lanes = len(self.lanes)
@@ -163,8 +167,16 @@ class Shard:
                 self.lanes[lane_of(rec.key, lanes)].pending.append(rec)
         for lane in self.lanes:
             lane.dispatch()
-        if len(records) >= self.poller.source.max_records:
+        if records and self.poller.source.behind(self.id, self.iterator):
             self.schedule_poll()  # more is waiting: keep reading on the next tick
+
+    def read_throttled(self, wait):
+        """The shard refused the read (esmlab.streams.throughput): count it, and try again once
+        the shard accepts reads, plus a random part of a polling interval (MODELLING CHOICE:
+        without it, the consumer that polls first at each instant would always win the shard)."""
+        self.poller.trace("read_throttled", detail={"shard": self.id, "wait": round(wait, 6)})
+        retry = wait + self.poller.lab.random.uniform(0, self.poller.source.poll_interval)
+        self.poll_timer = self.poller.lab.clock.after(retry, self.poll)
 
     def checkpoint(self):
         """The lowest position not yet finished, or None if everything read is finished."""

@@ -5,7 +5,9 @@ at a starting position, read records (``GetRecords``), and say how long records 
 
 * Kinesis: one ``GetRecords`` per shard per second is the base rate
   (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html); a call returns at most
-  10,000 records (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html);
+  10,000 records or 10 MB, and shares the shard's read budget with every other consumer
+  (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html;
+  :mod:`esmlab.streams.throughput`): ``poll`` raises ``ReadThrottled`` when the shard refuses;
   retention is the stream's ``RetentionPeriodHours`` (24 h by default).
 * DynamoDB Streams: 4 ``GetRecords`` per shard per second
   (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html); records live 24 hours
@@ -30,7 +32,9 @@ from dataclasses import dataclass
 from moto.dynamodb.models import dynamodb_backends
 from moto.kinesis.models import kinesis_backends
 
+from ..moto.kinesis import read_shard
 from ..moto.streams import shard_base
+from . import throughput
 from .events import dynamodb_record
 
 
@@ -94,13 +98,26 @@ class KinesisSource:
         return base  # TRIM_HORIZON
 
     def read(self, shard, position):
+        """What one GetRecords call from ``position`` returns, without using the shard's budget."""
+        raw, position, _size = read_shard(self._shard(shard), position, self.max_records)
+        return [self._record(shard, r) for r in raw], position
+
+    def poll(self, shard, position):
+        """A mapping's GetRecords call: refused (ReadThrottled) while the shard is over its read
+        limits, and charged to them when it goes."""
         moto_shard = self._shard(shard)
-        records = moto_shard.records
-        position = max(position, shard_base(moto_shard))
-        newest = next(reversed(records), position)
-        stop = min(newest, position + self.max_records)
-        out = [self._record(shard, records[n]) for n in range(position + 1, stop + 1)]
-        return out, stop if out else position
+        now = self.lab.now
+        wait = throughput.read_wait(moto_shard, now)
+        if wait > 0:
+            self.lab.cloudwatch.publisher.throughput_exceeded(self.name, "Read")
+            raise throughput.ReadThrottled(wait)
+        raw, position, size = read_shard(moto_shard, position, self.max_records)
+        throughput.charge_read(moto_shard, len(raw), size, now)
+        return [self._record(shard, r) for r in raw], position
+
+    def behind(self, shard, position) -> bool:
+        """Whether the shard holds records after ``position`` (the reader keeps reading)."""
+        return next(reversed(self._shard(shard).records), position) > position
 
     def _record(self, shard, raw):
         sequence = str(raw.sequence_number)
@@ -168,6 +185,11 @@ class DynamoDBSource:
         items, _ = self._items()
         chunk = items[position : position + self.max_records]
         return [self._record(shard, item.to_json()) for item in chunk], position + len(chunk)
+
+    poll = read  # DynamoDB Streams' read limits are not modelled
+
+    def behind(self, shard, position) -> bool:
+        return position < len(self._items()[0])
 
     def _record(self, shard, raw):
         change = dict(raw["dynamodb"])

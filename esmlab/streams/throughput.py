@@ -34,6 +34,14 @@ from .. import limits
 _KEY = "_esmlab_budget"
 
 
+class ReadThrottled(Exception):
+    """A GetRecords call the shard refused; ``wait``: seconds until it would accept one."""
+
+    def __init__(self, wait: float):
+        super().__init__(f"read refused for {wait:.3f} s")
+        self.wait = wait
+
+
 class Budget:
     """What one shard has accepted and handed out in the current window."""
 
