@@ -303,6 +303,12 @@ class Lab:
             if poller.mapping.kind == kind:
                 poller.on_record()
 
+    def on_reshard(self, stream_arn):
+        """moto_kinesis: a shard of the stream was split or merged; its mappings follow."""
+        for poller in list(self._pollers.values()):
+            if poller.mapping.source_arn == stream_arn:
+                poller.resharding.refresh()
+
     def send_to_destination(self, poller, batch, why, invocations) -> bool:
         """Write the failure record of a discarded batch to the mapping's on-failure target."""
         from .streams.destinations import deliver, failure_record

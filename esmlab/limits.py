@@ -131,3 +131,14 @@ KINESIS_PENALTY_SECONDS = 5  # after a 10 MB GetRecords response
 #: the exact text is not documented, so it is marked as esmlab's.
 KINESIS_THROTTLED = ("[esmlab] Rate exceeded for shard {shard} in stream {stream} under account "
                      "{account}.")
+
+#: Resharding rejections whose AWS text is not documented (UpdateShardCount's limits:
+#: https://docs.aws.amazon.com/kinesis/latest/APIReference/API_UpdateShardCount.html).
+KINESIS_RESHARD = {
+    "double": "[esmlab] UpdateShardCount may at most double the open shard count: the stream "
+    "{stream} has {open} open shard(s), and TargetShardCount {target} is more than {limit}.",
+    "half": "[esmlab] UpdateShardCount may at most halve the open shard count: the stream "
+    "{stream} has {open} open shard(s), and TargetShardCount {target} is less than {limit}.",
+    "not_adjacent": "[esmlab] Shards {a} and {b} in stream {stream} under account {account} "
+    "are not adjacent (their hash key ranges do not touch), so they cannot be merged.",
+}

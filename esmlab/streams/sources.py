@@ -119,6 +119,17 @@ class KinesisSource:
         """Whether the shard holds records after ``position`` (the reader keeps reading)."""
         return next(reversed(self._shard(shard).records), position) > position
 
+    def closed(self, shard) -> bool:
+        """Whether the shard was split or merged (it takes no more records)."""
+        return not self._shard(shard).is_open
+
+    def lineage(self) -> dict:
+        """Every shard of the stream, open or closed, with its parents (esmlab.streams.resharding)."""
+        backend = kinesis_backends[self.lab.account_id][self.lab.region]
+        stream = backend.describe_stream(stream_arn=None, stream_name=self.name)
+        return {s.shard_id: tuple(p for p in (s.parent, s.adjacent_parent) if p)
+                for s in sorted(stream.shards.values(), key=lambda s: s.shard_id)}
+
     def _record(self, shard, raw):
         sequence = str(raw.sequence_number)
         rec = {
@@ -190,6 +201,12 @@ class DynamoDBSource:
 
     def behind(self, shard, position) -> bool:
         return position < len(self._items()[0])
+
+    def closed(self, shard) -> bool:
+        return False  # one shard per table that never closes (see the module docstring)
+
+    def lineage(self) -> dict:
+        return {shard: () for shard in self.shards()}
 
     def _record(self, shard, raw):
         change = dict(raw["dynamodb"])
