@@ -34,6 +34,7 @@ from .concurrency import Concurrency
 from .functions import register
 from .ledger import Ledger, StreamLedger, conservation, stream_conservation
 from .limits import MESSAGES
+from .moto import dynamodb_shards as moto_ddb_shards
 from .moto import iam as moto_iam
 from .moto import kinesis as moto_kinesis
 from .moto import sqs as moto_sqs
@@ -122,6 +123,7 @@ class Lab:
         moto_sqs.install(self.ledger)
         moto_streams.install(self)
         moto_kinesis.install(self)  # shard throughput (esmlab.streams.throughput)
+        moto_ddb_shards.install()  # several DynamoDB stream shards (lab.dynamodb_stream_shards)
         moto_iam.install()
         mapping_api.install(self)
         self.cloudwatch = cloudwatch.install(self)  # metrics, logs and alarms (esmlab.cloudwatch)
@@ -173,6 +175,19 @@ class Lab:
                              "mapping of this lab (for SQS use lab.conservation())")
         return stream_conservation(self, mapping_uuid)
 
+    def dynamodb_stream_shards(self, table_name: str, count: int) -> None:
+        """Give the stream of ``table_name`` ``count`` shards (1-100; moto's model is 1), before
+        its first write. A record goes to a shard by a hash of the item's partition key, so each
+        item's records keep their order (a modelling choice: docs/simulator.md)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        self._check_open()
+        tables = dynamodb_backends[self.account_id][self.region].tables
+        if table_name not in tables:
+            raise ValueError(f"table_name {table_name!r} is not a table of this lab "
+                             f"(tables: {sorted(tables) or 'none'})")
+        moto_ddb_shards.set_shard_count(tables[table_name], count)
+
     def close(self) -> None:
         global _open_lab
         if self.closed:
@@ -184,6 +199,7 @@ class Lab:
         moto_sqs.uninstall()
         moto_streams.uninstall()
         moto_kinesis.uninstall()
+        moto_ddb_shards.uninstall()
         moto_iam.uninstall()
         self._mock.stop()
         self.clock.stop()

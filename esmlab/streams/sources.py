@@ -12,9 +12,9 @@ at a starting position, read records (``GetRecords``), and say how long records 
 * DynamoDB Streams: 4 ``GetRecords`` per shard per second
   (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html); records live 24 hours
   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html).
-  MODELLING CHOICE: a table's stream has one shard (moto's model). DynamoDB manages shards
-  itself and never exposes a shard count to set, so lessons about DynamoDB concurrency use
-  ``ParallelizationFactor``, which keeps order per item.
+  MODELLING CHOICE: a table's stream has one shard (moto's model) unless
+  ``lab.dynamodb_stream_shards`` gives it more (esmlab/moto/dynamodb_shards.py). DynamoDB
+  manages shards itself and never exposes a shard count to set.
 
 Reading: the pollers take records from moto's shards in-process (the records ``GetRecords``
 would return, in the same order, with the same data) rather than through boto3, because the
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from moto.dynamodb.models import dynamodb_backends
 from moto.kinesis.models import kinesis_backends
 
+from ..moto.dynamodb_shards import shards_of
 from ..moto.kinesis import read_shard
 from ..moto.streams import shard_base
 from . import throughput
@@ -175,15 +176,16 @@ class DynamoDBSource:
     def retention_seconds(self) -> float:
         return 24 * 3600.0
 
-    def _items(self):
+    def _items(self, shard_id):
         table = self.arn.split(":table/", 1)[1].split("/stream/", 1)[0]
         backend = dynamodb_backends[self.lab.account_id][self.lab.region]
-        shard = backend.get_table(table).stream_shard
+        shards = shards_of(backend.get_table(table))
+        shard = next((s for s in shards if s.id == shard_id), shards[0])
         return shard.items, shard.starting_sequence_number
 
     def iterator(self, shard, kind, *, after=None, timestamp=None) -> int:
         """A position: the index in the shard of the next record to read."""
-        items, first = self._items()
+        items, first = self._items(shard)
         if kind == "LATEST":
             return len(items)
         if kind == "AT_SEQUENCE_NUMBER":
@@ -193,14 +195,14 @@ class DynamoDBSource:
         return 0  # TRIM_HORIZON
 
     def read(self, shard, position):
-        items, _ = self._items()
+        items, _ = self._items(shard)
         chunk = items[position : position + self.max_records]
         return [self._record(shard, item.to_json()) for item in chunk], position + len(chunk)
 
     poll = read  # DynamoDB Streams' read limits are not modelled
 
     def behind(self, shard, position) -> bool:
-        return position < len(self._items()[0])
+        return position < len(self._items(shard)[0])
 
     def closed(self, shard) -> bool:
         return False  # one shard per table that never closes (see the module docstring)
