@@ -213,3 +213,31 @@ def test_latest_after_a_split_reads_only_new_records(streams):
     put_many(streams, 20, 10)
     streams.lab.run(until=30)
     assert sorted(d["n"] for _, d in processed) == list(range(20, 30))
+
+
+def test_tumbling_window_state_does_not_pass_from_a_parent_to_its_children(streams):
+    """Tumbling windows do not support resharding (services-kinesis-windows): the state is per
+    shard, so a child's window in the same 60 s starts empty."""
+    calls = []
+
+    def handler(event, context):
+        total = event["state"].get("total", 0) + len(event["Records"])
+        calls.append((event["shardId"], dict(event["state"]), len(event["Records"])))
+        return {"state": {"total": total}}
+
+    streams.lab.function("fn", handler, timeout=10)
+    arn = streams.stream()
+    streams.lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=arn,
+                                            StartingPosition="TRIM_HORIZON", BatchSize=5,
+                                            TumblingWindowInSeconds=60)
+    put_many(streams, 0, 5, keys=1)
+    streams.lab.run(until=5)
+    streams.kinesis.split_shard(StreamName="telemetry", ShardToSplit="shardId-000000000000",
+                                NewStartingHashKey=MIDDLE)
+    put_many(streams, 5, 5, keys=1)
+    streams.lab.run(until=200)
+    parent = [c for c in calls if c[0] == "shardId-000000000000"]
+    children = [c for c in calls if c[0] != "shardId-000000000000" and c[2]]
+    assert parent[0] == ("shardId-000000000000", {}, 5)
+    assert children and children[0][1] == {}  # a fresh state, not the parent's {"total": 5}
+    assert sum(c[2] for c in calls) == 10
