@@ -145,7 +145,7 @@ def life(messages: int = 3, poison=(1,), poison_fails: int | None = None,
          report: bool = False, respond: str = "raise", duration: float = 1.0,
          timeout: int = 5, fifo: bool = False, groups: int = 1, mapping: dict | None = None,
          queue_attributes: dict | None = None, handler=None, horizon: float | None = None,
-         ) -> LifeResult:
+         bodies=None) -> LifeResult:
     """An SQS queue of ``messages`` orders, sent at t = 2 s, read by one mapping.
 
     * ``poison``: the numbers of the messages the function cannot process; ``poison_fails``: how
@@ -163,8 +163,14 @@ def life(messages: int = 3, poison=(1,), poison_fails: int | None = None,
     * ``mapping``, ``queue_attributes``: extra mapping parameters and queue attributes (the
       exercises pass the learner's here); ``handler``: a function ``(event, context)`` run first
       on every batch (its return value is what the function returns; a poison message still
-      fails); ``horizon``: when to stop (s; default: long enough for every retry).
+      fails); ``horizon``: when to stop (s; default: long enough for every retry);
+      ``bodies``: the messages' bodies (strings) instead of the built-in orders.
     """
+    if bodies is not None:
+        if not isinstance(bodies, (list, tuple)) or not all(isinstance(b, str) for b in bodies):
+            raise ValueError(f"bodies must be a list of strings, got {bodies!r}")
+        bodies = tuple(bodies)
+        messages = len(bodies)
     messages = whole("messages", messages, minimum=1, maximum=10)
     poison = tuple(sorted({whole("poison", p, minimum=0, maximum=messages - 1) for p in poison}))
     if poison_fails is not None:
@@ -187,7 +193,7 @@ def life(messages: int = 3, poison=(1,), poison_fails: int | None = None,
     return _life(messages, poison, poison_fails, visibility_timeout, max_receive_count, retention,
                  batch_size, window, bool(report), respond, float(duration), timeout, bool(fifo),
                  groups, _freeze(mapping), _freeze(queue_attributes), handler,
-                 None if horizon is None else float(horizon))
+                 None if horizon is None else float(horizon), bodies)
 
 
 def _freeze(value) -> str:
@@ -203,7 +209,7 @@ def order_body(number: int, poison: bool) -> str:
 @functools.lru_cache(maxsize=256)
 def _life(messages, poison, poison_fails, vt, max_receive_count, retention, batch_size, window,
           report, respond, duration, timeout, fifo, groups, mapping_json, attributes_json,
-          observer, horizon) -> LifeResult:
+          observer, horizon, bodies=None) -> LifeResult:
     from esmlab import Lab
 
     began = time.perf_counter()
@@ -222,7 +228,8 @@ def _life(messages, poison, poison_fails, vt, max_receive_count, retention, batc
         attributes.update(json.loads(attributes_json))
         url = sqs.create_queue(QueueName=QUEUE + suffix, Attributes=attributes)["QueueUrl"]
         arn = _arn(sqs, url)
-        bodies = [order_body(n, n in poison) for n in range(messages)]
+        if bodies is None:
+            bodies = [order_body(n, n in poison) for n in range(messages)]
         failures: dict[str, int] = {}
         returned: list[tuple] = []
         poison_ids: set[str] = set()
@@ -245,7 +252,8 @@ def _life(messages, poison, poison_fails, vt, max_receive_count, retention, batc
             if observer is not None:
                 returned.append((context.aws_request_id, answer))
                 if bad:
-                    raise RuntimeError(f"order {bad[0]} could not be processed")
+                    raise RuntimeError(f"the batch with message {bad[0]} failed after the "
+                                       "handler had run")
                 return answer
             if bad and respond == "raise":
                 raise ValueError(f"amount is not a number in message {bad[0]}")
