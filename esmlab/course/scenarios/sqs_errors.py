@@ -318,7 +318,6 @@ def _result(lab, arn, ids, bodies, poison, vt, max_receive_count, horizon, retur
             title, groups) -> LifeResult:
     number = {message_id: n for n, message_id in enumerate(ids)}
     receives: dict[int, list] = {n: [] for n in range(len(ids))}
-    visible: dict[int, list] = {n: [] for n in range(len(ids))}
     ends: dict[int, tuple] = {}
     stale_at: dict[tuple, bool] = {}
     for event in lab.trace.events:
@@ -330,8 +329,6 @@ def _result(lab, arn, ids, bodies, poison, vt, max_receive_count, horizon, retur
                 continue
             if event.kind == "poll":
                 receives[n].append(event.t)
-            elif event.kind == "visible_again":
-                visible[n].append(event.t)
             elif event.kind in ("delete", "redrive", "expire"):
                 fate = {"delete": "deleted", "redrive": "redriven", "expire": "expired"}
                 ends[n] = (fate[event.kind], event.t)
@@ -348,10 +345,17 @@ def _result(lab, arn, ids, bodies, poison, vt, max_receive_count, horizon, retur
                 count, invocation.request_id, invocation.outcome or "running",
                 message_id in failed or invocation.outcome is None,
                 stale_at.get((n, invocation.end), False)))
-    lives = tuple(
-        Life(n, bodies[n], message_id, n in poison, tuple(receives[n]), tuple(visible[n]),
-             *ends.get(n, ("in_queue", None)), groups.get(message_id))
-        for n, message_id in enumerate(ids))
+    lives = []
+    for n, message_id in enumerate(ids):
+        fate, ended = ends.get(n, ("in_queue", None))
+        # Visible again when a receive's visibility timeout ran out before the message left the
+        # queue (SQS's rule; derived here rather than read from the trace's visible_again events,
+        # which the poller records only when no receive came at the same instant).
+        back = tuple(t + vt for t in receives[n] if (ended is None or ended >= t + vt)
+                     and t + vt <= horizon)
+        lives.append(Life(n, bodies[n], message_id, n in poison, tuple(receives[n]), back, fate,
+                          ended, groups.get(message_id)))
+    lives = tuple(lives)
     return LifeResult(title=title, lives=lives, deliveries=tuple(deliveries),
                       visibility_timeout=float(vt), max_receive_count=max_receive_count,
                       horizon=horizon, conserved=lab.conservation().ok,
@@ -485,6 +489,7 @@ def draw(result: LifeResult, width: float = 7.0):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Rectangle
+    from matplotlib.ticker import MaxNLocator
 
     rows = len(result.lives)
     height = 1.7 + 0.42 * max(rows, 2)
@@ -539,6 +544,7 @@ def draw(result: LifeResult, width: float = 7.0):
     counts.set_xlim(0, most + 1.2)
     if result.max_receive_count is not None:
         counts.axvline(result.max_receive_count, color=PURPLE, linestyle="--", linewidth=1)
+    counts.xaxis.set_major_locator(MaxNLocator(integer=True))
     counts.set_xlabel("receives", fontsize=9)
     counts.tick_params(axis="x", labelsize=8)
     counts.set_title(f"maxReceiveCount {result.max_receive_count}" if result.max_receive_count
@@ -561,7 +567,7 @@ def draw(result: LifeResult, width: float = 7.0):
         handles.append(Patch(facecolor=GREEN, edgecolor=BLACK, hatch="xx",
                              label="delete with a stale handle"))
     figure.legend(handles=handles, fontsize=7, ncol=4, loc="lower center", frameon=False)
-    figure.tight_layout(rect=(0, 0.5 / figure.get_figheight(), 1, 1))
+    figure.tight_layout(rect=(0, 0.42 / figure.get_figheight(), 1, 1))
     return figure
 
 
