@@ -126,7 +126,8 @@ class LifeResult:
     def summary(self) -> str:
         fates = ", ".join(f"{n} {fate}" for fate, n in sorted(self.fates().items()))
         counts = " ".join(str(life.receive_count) for life in self.lives)
-        return (f"{self.title}: {len(self.lives)} messages, {self.invocations} invocations; "
+        return (f"{self.title}: {_n(len(self.lives), 'message')}, "
+                f"{_n(self.invocations, 'invocation')}; "
                 f"receive counts {counts}; {fates}")
 
     def __str__(self):
@@ -137,6 +138,10 @@ class LifeResult:
 
 
 # --- the scenario ---------------------------------------------------------------------------------
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def life(messages: int = 3, poison=(1,), poison_fails: int | None = None,
@@ -293,7 +298,7 @@ def _life(messages, poison, poison_fails, vt, max_receive_count, retention, batc
             horizon = min(horizon, START + retention + 5) if max_receive_count is None else horizon
         with contextlib.redirect_stdout(io.StringIO()):  # lab.run's failure notice: drawn instead
             lab.run(until=horizon)
-        title = _title(report, respond, vt, max_receive_count, retention, fifo)
+        title = _title(report, respond, vt, max_receive_count, retention, fifo, poison, observer)
         return _result(lab, arn, ids, bodies, poison, vt, max_receive_count, horizon, returned,
                        time.perf_counter() - began, title, group_of)
     finally:
@@ -305,9 +310,13 @@ def _arn(sqs, url) -> str:
         "QueueArn"]
 
 
-def _title(report, respond, vt, max_receive_count, retention, fifo) -> str:
+def _title(report, respond, vt, max_receive_count, retention, fifo, poison, observer) -> str:
     kind = "FIFO queue" if fifo else "standard queue"
     handler = "handler raises" if respond == "raise" else "handler reports the failure"
+    if observer is not None:
+        handler = "your handler"
+    elif not poison:
+        handler = "no bad orders"
     rbif = "ReportBatchItemFailures on" if report else "no ReportBatchItemFailures"
     dlq = (f"maxReceiveCount {max_receive_count}" if max_receive_count is not None
            else f"no DLQ, retention {retention} s")
@@ -550,7 +559,7 @@ def draw(result: LifeResult, width: float = 7.0):
     counts.set_title(f"maxReceiveCount {result.max_receive_count}" if result.max_receive_count
                      else "no DLQ", fontsize=8, color=PURPLE if result.max_receive_count else BLACK)
     fates = result.fates()
-    ax.set_title(f"{result.title.replace('; ', chr(10))}\n{result.invocations} invocations; "
+    ax.set_title(f"{result.title.replace('; ', chr(10))}\n{_n(result.invocations, 'invocation')}; "
                  + ", ".join(f"{n} {fate.replace('_', ' ')}" for fate, n in sorted(fates.items())),
                  fontsize=8.5, loc="left")
     handles = [Patch(facecolor=GREEN, edgecolor=BLACK, linewidth=0.6, label="processed"),
