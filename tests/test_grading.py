@@ -9,7 +9,9 @@ built from the repository:
 * learner ``untouched`` submits every labs/NN-slug.ipynb as generated: zero on every exercise;
 * learner ``partial`` submits lab 00, with exercise 1 answered correctly, exercise 2 wrong,
   and exercise 2's locked check cell replaced by ``pass`` (nbgrader puts the original back);
-  and lab 03, with exercise 1 right, exercise 2 wrong and exercise 3 untouched.
+  and lab 03, with exercise 1 right, exercise 2 wrong and exercise 3 untouched;
+  and lab 04, with exercise 1 wrong (no ReportBatchItemFailures), exercises 2 and 3 right and
+  exercise 4 untouched.
 
 Every solution and lab is picked up from the folders, so new labs are graded without a change
 here. The run's duration is written to the terminal.
@@ -37,6 +39,7 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
 LAB00 = "00-first-mapping"
 LAB03 = "03-ordering"
+LAB04 = "04-sqs-errors"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
 
 _spec = importlib.util.spec_from_file_location("make_labs", ROOT / "scripts" / "make_labs.py")
@@ -73,6 +76,25 @@ def partial_ordering_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_sqs_errors_submission() -> nbformat.NotebookNode:
+    """Lab 04 half right: exercise 1 without ReportBatchItemFailures (wrong), exercises 2 and 3
+    right, exercise 4 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB04}.ipynb", as_version=4)
+    solution = nbformat.read(ROOT / "solutions" / f"{LAB04}.ipynb", as_version=4)
+    markers = (make_labs.BEGIN, make_labs.END)
+    for grade_id in ("ex2-answer", "ex3-answer"):
+        answer = graded_cell(solution, grade_id).source.split("\n")
+        graded_cell(lab, grade_id).source = "\n".join(x for x in answer if x.strip() not in markers)
+    graded_cell(lab, "ex1-answer").source = (
+        'ex1_queue_attributes = {"RedrivePolicy": json.dumps({"deadLetterTargetArn": '
+        'lab04.DLQ_ARN, "maxReceiveCount": "4"})}\nex1_mapping = {}')
+    return lab
+
+
+def graded_cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, request):
     """Run the grading command once; return its CSV rows (by learner), header and paths."""
@@ -85,6 +107,7 @@ def graded(tmp_path_factory, request):
     (submissions / "partial").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / f"{LAB00}.ipynb")
     nbformat.write(partial_ordering_submission(), submissions / "partial" / f"{LAB03}.ipynb")
+    nbformat.write(partial_sqs_errors_submission(), submissions / "partial" / f"{LAB04}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
     (submissions / "README.txt").write_text("not a learner")
@@ -177,8 +200,10 @@ def test_a_partly_right_submission_scores_in_between(graded):
     assert (row["00/ex1-check"], row["00/ex2-check"], row["00/total"]) == ("2", "0", "2")
     assert (row["03/ex1-check"], row["03/ex2-check"], row["03/ex3-check"],
             row["03/total"]) == ("3", "0", "0", "3")
-    assert row["total"] == "5"
-    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03)):
+    assert (row["04/ex1-check"], row["04/ex2-check"], row["04/ex3-check"], row["04/ex4-check"],
+            row["04/total"]) == ("0", "3", "2", "0", "5")
+    assert row["total"] == "10"
+    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03, LAB04)):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
         assert row[f"{lab[:2]}/total"] == ""
@@ -199,6 +224,13 @@ def test_the_half_right_ordering_feedback_teaches(graded):
         "Each customer's orders ran one after another" in html)
     assert "bob, carol share a lane" in html  # exercise 2's check says what is wrong
     assert "Score: 3.0 / 10.0" in html
+
+
+def test_the_half_right_sqs_errors_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB04}.html").read_text(encoding="utf-8")
+    assert "Lambda ignored the response" in html  # exercise 1's check says what is wrong
+    assert "the five good orders were deleted after one delivery" in html  # exercise 2 passed
+    assert "Score: 5.0 / 10.0" in html
 
 
 def test_the_untouched_feedback_teaches(graded):
@@ -256,7 +288,8 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
                    for p in graded["feedback"].rglob("*.html"))
     expected = sorted([f"solution/{p.stem}.html" for p in SOLUTIONS]
                       + [f"untouched/{p.stem}.html" for p in LABS]
-                      + [f"partial/{LAB00}.html", f"partial/{LAB03}.html"])
+                      + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
+                         f"partial/{LAB04}.html"])
     assert pages == expected
 
 
