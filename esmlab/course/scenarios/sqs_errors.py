@@ -600,3 +600,100 @@ def _levels(deliveries):
             placed.append((d, level))
         out.extend((d, level, len(ends)) for d, level in placed)
     return out
+
+
+# --- the site's precomputed figure ----------------------------------------------------------------
+
+#: The configurations behind the chapter's slider: ReportBatchItemFailures off (the handler
+#: raises) or on (the handler reports the bad order), and maxReceiveCount.
+SITE_STEPS = tuple((report, count) for report in (False, True) for count in (1, 2, 3, 5))
+
+
+def plotly_frames(steps=SITE_STEPS):
+    """A plotly Figure with one slider step per (ReportBatchItemFailures, maxReceiveCount): the
+    lives of :func:`life`'s three orders, drawn like :func:`draw` (grey: invisible; green:
+    processed; red: failed; the end as a marker). For the site, where no kernel runs; plotly is
+    imported only here."""
+    import plotly.graph_objects as go
+
+    runs = [(report, count, life(report=report, respond="report" if report else "raise",
+                                 max_receive_count=count)) for report, count in steps]
+    names = [f"{'on' if report else 'off'} / {count}" for report, count, _ in runs]
+    last = max(max(d.end for d in r.deliveries) for *_, r in runs)
+    last = max([last] + [life_.ended for *_, r in runs for life_ in r.lives if life_.ended])
+
+    def label(life_):
+        return f"#{life_.number}" + (" poison" if life_.poison else "")
+
+    def segments(spans):
+        """Line segments (x0, x1, y) as one trace's x and y, separated by None."""
+        xs, ys = [], []
+        for x0, x1, y in spans:
+            xs += [x0, x1, None]
+            ys += [y, y, None]
+        return xs, ys
+
+    def traces(result):
+        # Thick line segments rather than bars: plotly offsets bars that share a category.
+        grey = []
+        for life_ in result.lives:
+            for t in life_.receives:
+                stop = t + result.visibility_timeout
+                if life_.ended is not None and life_.ended < stop:
+                    stop = life_.ended
+                grey.append((t, stop, life_.number))
+        xs, ys = segments(grey)
+        out = [go.Scatter(x=xs, y=ys, mode="lines", line={"color": GREY, "width": 7},
+                          name="invisible", hoverinfo="skip")]
+        for failed, colour, name in ((False, GREEN, "processed"), (True, RED, "failed")):
+            mine = [d for d in result.deliveries if d.failed == failed]
+            xs, ys = segments([(d.start, d.end, d.message) for d in mine])
+            out.append(go.Scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 20},
+                                  name=name, hoverinfo="skip"))
+        out.append(go.Scatter(
+            x=[(d.start + d.end) / 2 for d in result.deliveries],
+            y=[d.message for d in result.deliveries], mode="text", showlegend=False,
+            text=[str(d.receive_count) for d in result.deliveries],
+            textfont={"color": "white", "size": 11},
+            hovertemplate="ApproximateReceiveCount %{text}<extra></extra>"))
+        symbol = {"deleted": "line-ns-open", "redriven": "triangle-right", "expired": "x"}
+        colour = {"deleted": DARK_GREEN, "redriven": PURPLE, "expired": BLACK}
+        ended = [life_ for life_ in result.lives if life_.ended is not None]
+        out.append(go.Scatter(
+            x=[life_.ended + 0.6 for life_ in ended], y=[life_.number for life_ in ended],
+            mode="markers", name="end: deleted | or to the DLQ \u25b6", marker={
+                "symbol": [symbol[life_.fate] for life_ in ended], "size": 16,
+                "color": [colour[life_.fate] for life_ in ended],
+                "line": {"width": 3, "color": [colour[life_.fate] for life_ in ended]}},
+            text=[{"deleted": "deleted", "redriven": "moved to the DLQ"}.get(life_.fate, "expired")
+                  for life_ in ended],
+            hovertemplate="%{text} at %{x:g} s<extra></extra>"))
+        return out
+
+    def title(step, result):
+        report, count, _ = step
+        counts = ", ".join(str(life_.receive_count) for life_ in result.lives)
+        return (f"ReportBatchItemFailures {'on' if report else 'off'}, maxReceiveCount {count}"
+                f"<br>{_n(result.invocations, 'invocation')}; receive counts {counts}; "
+                + ", ".join(f"{n} {fate.replace('_', ' ')}"
+                            for fate, n in sorted(result.fates().items())))
+
+    first = next((n for n, (report, count, _) in enumerate(runs) if report and count == 3), 0)
+    figure = go.Figure(data=traces(runs[first][2]))
+    figure.frames = [go.Frame(data=traces(run[2]), name=name, layout={"title_text": title(run, run[2])})
+                     for name, run in zip(names, runs)]
+    figure.update_layout(
+        title_text=title(runs[first], runs[first][2]), title_font_size=13, barmode="overlay",
+        height=470, xaxis={"title": "simulated time (s)", "range": [START - 1, last + 2]},
+        yaxis={"autorange": "reversed", "tickvals": [life_.number for life_ in runs[0][2].lives],
+               "ticktext": [label(life_) for life_ in runs[0][2].lives], "zeroline": False},
+        legend={"orientation": "h", "y": -0.24, "x": 0}, margin={"l": 80, "r": 20, "t": 70, "b": 40},
+        sliders=[{"active": first, "pad": {"t": 95}, "len": 1.0, "x": 0,
+                  "currentvalue": {"prefix": "ReportBatchItemFailures / maxReceiveCount: ",
+                                   "xanchor": "right", "font": {"size": 12}},
+                  "steps": [{"label": name, "method": "animate",
+                             "args": [[name], {"mode": "immediate",
+                                               "frame": {"duration": 0, "redraw": True},
+                                               "transition": {"duration": 0}}]}
+                            for name in names]}])
+    return figure
