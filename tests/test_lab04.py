@@ -308,3 +308,13 @@ def test_ex4_bad_answers_are_explained():
     assert "must be a function" in lab04.idempotent_handler(5).message
     assert "raised KeyError" in lab04.idempotent_handler(
         lambda s: (lambda e, c: e["Records"][0]["nope"])).message
+
+
+def test_the_sites_figure_has_a_frame_per_step_and_starts_at_rbif_on_3():
+    figure = sqs_errors.plotly_frames()
+    assert [f.name for f in figure.frames] == [
+        f"{'on' if report else 'off'} / {count}" for report, count in sqs_errors.SITE_STEPS]
+    assert figure.layout.sliders[0].active == sqs_errors.SITE_STEPS.index((True, 3))
+    assert figure.layout.title.text.startswith("ReportBatchItemFailures on, maxReceiveCount 3")
+    off_1 = next(f for f in figure.frames if f.name == "off / 1")
+    assert "receive counts 1, 1, 1; 3 redriven" in off_1.layout.title.text

@@ -661,7 +661,7 @@ def plotly_frames(steps=SITE_STEPS):
         ended = [life_ for life_ in result.lives if life_.ended is not None]
         out.append(go.Scatter(
             x=[life_.ended + 0.6 for life_ in ended], y=[life_.number for life_ in ended],
-            mode="markers", name="end: deleted | or to the DLQ \u25b6", marker={
+            mode="markers", name="end (hover for which)", marker={
                 "symbol": [symbol[life_.fate] for life_ in ended], "size": 16,
                 "color": [colour[life_.fate] for life_ in ended],
                 "line": {"width": 3, "color": [colour[life_.fate] for life_ in ended]}},
@@ -687,7 +687,7 @@ def plotly_frames(steps=SITE_STEPS):
         height=470, xaxis={"title": "simulated time (s)", "range": [START - 1, last + 2]},
         yaxis={"autorange": "reversed", "tickvals": [life_.number for life_ in runs[0][2].lives],
                "ticktext": [label(life_) for life_ in runs[0][2].lives], "zeroline": False},
-        legend={"orientation": "h", "y": -0.24, "x": 0}, margin={"l": 80, "r": 20, "t": 70, "b": 40},
+        legend={"orientation": "h", "y": -0.24, "x": 0, "font": {"size": 11}}, margin={"l": 80, "r": 20, "t": 70, "b": 40},
         sliders=[{"active": first, "pad": {"t": 95}, "len": 1.0, "x": 0,
                   "currentvalue": {"prefix": "ReportBatchItemFailures / maxReceiveCount: ",
                                    "xanchor": "right", "font": {"size": 12}},
