@@ -101,6 +101,10 @@ def test_scenarios_reject_bad_arguments_by_name():
         sqs_errors.life(handler="no")
     with pytest.raises(ValueError, match="bodies must be a list of strings"):
         sqs_errors.life(bodies=[1, 2])
+    with pytest.raises(TypeError, match=r"poison must be a tuple of message numbers \(0 to 2\)"):
+        sqs_errors.life(poison=1)
+    with pytest.raises(ValueError, match="duration must be a number > 0"):
+        sqs_errors.life(duration=0)
 
 
 def test_a_widget_change_answers_in_under_half_a_second():

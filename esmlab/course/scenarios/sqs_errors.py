@@ -41,7 +41,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from esmlab.course.scenarios.arguments import whole
+from esmlab.course.scenarios.arguments import positive, whole
 
 START = 2.0  #: the mapping becomes Enabled at t = 2 s (M8); the messages are sent then
 FUNCTION = "orders-worker"
@@ -177,7 +177,11 @@ def life(messages: int = 3, poison=(1,), poison_fails: int | None = None,
         bodies = tuple(bodies)
         messages = len(bodies)
     messages = whole("messages", messages, minimum=1, maximum=10)
+    if not isinstance(poison, (list, tuple, set, frozenset)):
+        raise TypeError(f"poison must be a tuple of message numbers (0 to {messages - 1}), "
+                         f"got {poison!r}")
     poison = tuple(sorted({whole("poison", p, minimum=0, maximum=messages - 1) for p in poison}))
+    duration = positive("duration", duration, unit=" (seconds)")
     if poison_fails is not None:
         poison_fails = whole("poison_fails", poison_fails, minimum=0, maximum=20)
     visibility_timeout = whole("visibility_timeout", visibility_timeout, minimum=0, maximum=43_200)
