@@ -177,6 +177,8 @@ def test_ex1_bad_shapes_are_explained():
     assert "JSON string" in lab04.poison_to_dlq({"RedrivePolicy": "nope"}, RBIF).message
     assert "lab04.DLQ_ARN" in lab04.poison_to_dlq(redrive(4, "arn:aws:sqs:x"), RBIF).message
     assert "must be a dict" in lab04.poison_to_dlq([], RBIF).message
+    slow = lab04.poison_to_dlq({**redrive(4), "VisibilityTimeout": "43200"}, RBIF)
+    assert "leave VisibilityTimeout out" in slow.message
     rejected = lab04.poison_to_dlq(redrive(4), {**RBIF, "BatchSize": 11})
     assert "InvalidParameterValueException: Maximum batch window" in rejected.message
     assert "not defined yet" in lab04.check_poison_to_dlq({}).message
@@ -253,6 +255,9 @@ def test_ex2_missing_and_extra_failures_are_named():
 
 def test_ex3_passes_six_times_the_timeout_plus_the_window():
     assert lab04.visibility_timeout(200) and lab04.visibility_timeout(900)
+    began = time.process_time()
+    assert lab04.visibility_timeout(43_200)  # the longest: still a short run
+    assert time.process_time() - began < 2
 
 
 def test_ex3_too_small_values_teach_the_rule_and_show_duplicates():

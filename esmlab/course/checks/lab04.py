@@ -30,6 +30,7 @@ DLQ_ARN = sqs_errors.DLQ_ARN
 #: Exercise 1: six orders, #2 is poison; the handler reports it in batchItemFailures.
 EX1 = {"messages": 6, "poison": (2,), "respond": "report", "visibility_timeout": 10}
 EX1_ATTEMPTS = 4
+EX1_MAX_VT = 120  #: the longest visibility timeout the check simulates (s)
 #: Exercise 2: eight bodies; #1, #4 and #6 are bad (not JSON, negative, not a number).
 EX2_BODIES = (
     '{"order": 0, "amount": 10}',
@@ -117,6 +118,12 @@ def poison_to_dlq(queue_attributes, mapping) -> Check:
         vt = int(queue_attributes.get("VisibilityTimeout", EX1["visibility_timeout"]))
     except (TypeError, ValueError):
         vt = EX1["visibility_timeout"]
+    if vt > EX1_MAX_VT:
+        return failed(
+            f"Your queue's VisibilityTimeout is {vt} s: four deliveries would take at least "
+            f"{EX1_ATTEMPTS * vt} simulated seconds, longer than this check runs. The exercise "
+            f"does not need it: leave VisibilityTimeout out (the queue then uses "
+            f"{EX1['visibility_timeout']} s) or keep it at most {EX1_MAX_VT} s.")
     result, why = _run(**EX1, queue_attributes=queue_attributes, mapping=mapping,
                        max_receive_count=None, horizon=sqs_errors.START + (EX1_ATTEMPTS + 3) * (
                            max(vt, 1) + 2) + 5)
@@ -253,9 +260,12 @@ def visibility_timeout(seconds) -> Check:
         return failed(f"With a visibility timeout of {seconds} s the mapping cannot even be "
                       f"created: {(why or 'it was accepted').rstrip('.')}. A function "
                       f"timeout longer than the queue's visibility timeout is rejected. {rule}")
+    # One order, gathered for the whole window, then a 25 s run: a second delivery, if any, starts
+    # before t = 2 + 45 s, so 100 simulated seconds show it whatever the timeout.
     result = sqs_errors.life(messages=1, poison=(), visibility_timeout=seconds,
                              timeout=EX3_FUNCTION_TIMEOUT, window=EX3_WINDOW,
-                             duration=EX3_FUNCTION_TIMEOUT - 5.0, max_receive_count=5)
+                             duration=EX3_FUNCTION_TIMEOUT - 5.0, max_receive_count=5,
+                             horizon=sqs_errors.START + 100)
     deliveries = len(result.deliveries)
     seen = (f"In the simulator, with a batch gathered for {EX3_WINDOW} s and a function that ran "
             f"{EX3_FUNCTION_TIMEOUT - 5} s, the message was delivered {_n(deliveries, 'time')}.")
