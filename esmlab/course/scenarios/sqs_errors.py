@@ -401,7 +401,7 @@ RESPONSES = (
      "documented; recorded for Kinesis, DynamoDB"),
     ("a bare list of ids (no itemIdentifier objects)",
      lambda ids: {"batchItemFailures": [ids[1]]},
-     "MODELLING CHOICE: read like an entry without itemIdentifier"),
+     "MODELLING CHOICE: as if no itemIdentifier"),
     ("a set (cannot be serialised to JSON)", lambda ids: {ids[1]}, "documented (not JSON)"),
     ('"ok" (a string)', lambda ids: "ok", "MODELLING CHOICE (not recorded)"),
     ('{"batchItemFailures": "x"}', lambda ids: {"batchItemFailures": "x"},
