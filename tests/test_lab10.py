@@ -161,8 +161,8 @@ def test_the_picture_is_drawn_at_the_site_width():
 
     ax = choosing.draw(choosing.score("payments", Choice("kinesis")))
     assert ax.figure.get_figwidth() == 7.0
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "failing record: waiting" in labels and any(t.startswith("never processed")
+    labels = [t.get_text() for t in ax.figure.legends[0].get_texts()]
+    assert "failing record: still in the source" in labels and any(t.startswith("never processed")
                                                        for t in labels)
     plt.close("all")
 

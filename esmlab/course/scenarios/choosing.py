@@ -706,6 +706,8 @@ def cost(result: RunResult, prices: dict) -> dict:
 # --- picture -------------------------------------------------------------------------------------
 
 
+ENDED = {"dlq": "kept (DLQ or destination)", "dropped": "dropped", "waiting": "still in the source",
+         "processed": "processed"}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
@@ -718,7 +720,7 @@ def draw(what, ax=None, width: float = 7.0):
     result = what.result if isinstance(what, Score) else what
     scenario = SCENARIOS[result.scenario]
     if ax is None:
-        _, ax = plt.subplots(figsize=(width, 3.6))
+        _, ax = plt.subplots(figsize=(width, 4.0))
     keys = KEY_NAMES[:scenario.keys]
     for i, key in enumerate(keys):
         mine = [r for r in result.records if r.key == key and not r.poison and r.done is not None]
@@ -728,10 +730,10 @@ def draw(what, ax=None, width: float = 7.0):
     stuck = [r for r in result.records if not r.poison and r.done is None]
     if stuck:
         ax.plot([r.written for r in stuck], [end - r.written for r in stuck], "v", color="black",
-                markersize=4, label=f"never processed ({len(stuck)})")
+                markersize=4, label=f"never processed ({len(stuck)}; at the run's end)")
     poison = next(r for r in result.records if r.poison)
-    ax.plot([poison.written], [min(scenario.latency * 0.5, 5)], "x", color="#b0263b",
-            markersize=9, markeredgewidth=2.5, label=f"failing record: {poison.fate}")
+    ax.plot([poison.written], [0], "x", color="#b0263b", markersize=10, markeredgewidth=2.5,
+            clip_on=False, zorder=5, label=f"failing record: {ENDED[poison.fate]}")
     ax.axhline(scenario.latency, color="#555555", linestyle="--", linewidth=1)
     ax.text(START, scenario.latency, f" bound {scenario.latency:g} s", va="bottom", fontsize=8,
             color="#555555")
@@ -749,8 +751,11 @@ def draw(what, ax=None, width: float = 7.0):
     ax.set_title(title, fontsize=8.5)
     ax.grid(color="#dddddd", linewidth=0.5)
     ax.set_axisbelow(True)
-    ax.legend(fontsize=7, ncol=4, loc="upper left", frameon=True)
-    ax.figure.tight_layout()
+    figure = ax.figure
+    handles, labels = ax.get_legend_handles_labels()
+    figure.legend(handles, labels, fontsize=7, ncol=min(len(labels), 4), loc="lower center",
+                  frameon=False)
+    figure.tight_layout(rect=(0, 0.55 / figure.get_figheight(), 1, 1))  # room for the legend
     return ax
 
 
