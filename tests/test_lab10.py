@@ -76,6 +76,13 @@ def test_a_fifo_group_per_customer_keeps_order_but_the_poison_holds_its_group_ba
     assert next(r for r in quick.result.records if r.poison).fate == "dlq"
 
 
+def test_a_batching_window_on_top_of_retries_is_named_as_what_held_the_key_back():
+    score = choosing.score("payments", Choice("kinesis", pf=4, retries=1, dlq=True, window=5))
+    latency = score.verdicts[0]
+    assert not latency.met and "alice's records waited" in latency.why
+    assert "up to 1 retry," in latency.why and "batching window adds up to 5 s" in latency.why
+
+
 def test_a_key_per_event_gives_up_per_customer_order():
     score = choosing.score("payments", Choice("kinesis", key="event", pf=4, retries=1, dlq=True))
     assert verdicts(score)["order"] is False

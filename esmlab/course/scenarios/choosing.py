@@ -547,10 +547,18 @@ def _blocked_hint(choice) -> str:
                 + "a low max_receive_count and visibility_timeout move it there sooner.")
     if choice.source == "sqs":
         return "A standard queue does not hold messages back: check the batch settings."
-    return ("A stream retries a failing batch until it succeeds or expires (24 h by default), "
-            f"and the shard (at PF > 1, the lane) waits ({KINESIS_FAILURE}): set retries "
-            "(MaximumRetryAttempts) so the batch is discarded, and a destination (dlq=True) to "
-            "keep it.")
+    if choice.retries == -1:
+        return ("A stream retries a failing batch until it succeeds or expires (24 h by "
+                f"default), and the shard (at PF > 1, the lane) waits ({KINESIS_FAILURE}): set "
+                "retries (MaximumRetryAttempts) so the batch is discarded, and a destination "
+                "(dlq=True) to keep it.")
+    window = (f", and the batching window adds up to {choice.window} s before each batch"
+              if choice.window else "")
+    return (f"The lane waits while the batch is retried (up to {choice.retries} "
+            f"{'retry' if choice.retries == 1 else 'retries'}, each "
+            f"after a wait: 1, 2, 4, 8, then 12 s in esmlab, MODELLING CHOICE M5){window}: "
+            "fewer retries" + (", a shorter window" if choice.window else "")
+            + " or more lanes let the key catch up sooner.")
 
 
 def _throughput_hint(scenario, choice, result) -> str:
