@@ -541,8 +541,9 @@ def _n(count, noun) -> str:
 
 def _blocked_hint(choice) -> str:
     if choice.source == "sqs-fifo":
-        return ("On a FIFO queue a failing message holds back its message group until it "
-                f"succeeds or is moved to the dead-letter queue ({SQS_SCALING}): "
+        return ("On a FIFO queue a failing message holds back its message group while it is "
+                f"retried, one visibility timeout ({choice.visibility_timeout} s) at a time, "
+                f"until it succeeds or moves to the dead-letter queue ({SQS_SCALING}): "
                 + ("" if choice.dlq else "add a DLQ (dlq=True); ")
                 + "a low max_receive_count and visibility_timeout move it there sooner.")
     if choice.source == "sqs":
