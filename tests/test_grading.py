@@ -14,7 +14,9 @@ built from the repository:
   exercise 4 untouched;
   and lab 05, with exercise 1 right, exercise 2 wrong (AFTER_SEQUENCE_NUMBER) and exercise 3
   untouched; and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and
-  exercise 3 untouched.
+  exercise 3 untouched;
+  and lab 10, with exercise 1 right, exercise 2 wrong (Kinesis for table changes) and exercise 3
+  untouched.
 
 Every solution and lab is picked up from the folders, so new labs are graded without a change
 here. The run's duration is written to the terminal.
@@ -45,6 +47,7 @@ LAB03 = "03-ordering"
 LAB04 = "04-sqs-errors"
 LAB05 = "05-stream-errors"
 LAB09 = "09-filtering-windows"
+LAB10 = "10-choosing"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
 
 _spec = importlib.util.spec_from_file_location("make_labs", ROOT / "scripts" / "make_labs.py")
@@ -134,6 +137,17 @@ def partial_filtering_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_choosing_submission() -> nbformat.NotebookNode:
+    """Lab 10 half right: exercise 1 right, exercise 2 a Kinesis stream for a table's changes
+    (wrong), exercise 3 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB10}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = 'ex1_choice = Choice("kinesis", pf=4, retries=1, dlq=True)'
+    answers["ex2-answer"].source = 'ex2_choice = Choice("kinesis", retries=1, dlq=True)'
+    return lab
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, request):
     """Run the grading command once; return its CSV rows (by learner), header and paths."""
@@ -150,6 +164,7 @@ def graded(tmp_path_factory, request):
     nbformat.write(partial_stream_errors_submission(),
                    submissions / "partial" / f"{LAB05}.ipynb")
     nbformat.write(partial_filtering_submission(), submissions / "partial" / f"{LAB09}.ipynb")
+    nbformat.write(partial_choosing_submission(), submissions / "partial" / f"{LAB10}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
     (submissions / "README.txt").write_text("not a learner")
@@ -248,8 +263,11 @@ def test_a_partly_right_submission_scores_in_between(graded):
             row["05/total"]) == ("4", "0", "0", "4")
     assert (row["09/ex1-check"], row["09/ex2-check"], row["09/ex3-check"],
             row["09/total"]) == ("3", "0", "0", "3")
-    assert row["total"] == "17"  # 2 (lab 00) + 3 (lab 03) + 5 (lab 04) + 4 (lab 05) + 3 (lab 09)
-    partial = (LAB00, LAB03, LAB04, LAB05, LAB09)
+    assert (row["10/ex1-check"], row["10/ex2-check"], row["10/ex3-check"],
+            row["10/total"]) == ("3", "0", "0", "3")
+    # 2 (lab 00) + 3 (lab 03) + 5 (lab 04) + 4 (lab 05) + 3 (lab 09) + 3 (lab 10)
+    assert row["total"] == "20"
+    partial = (LAB00, LAB03, LAB04, LAB05, LAB09, LAB10)
     for lab in (p.stem for p in SOLUTIONS if p.stem not in partial):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
@@ -286,6 +304,14 @@ def test_the_half_right_sqs_errors_feedback_teaches(graded):
     assert "Lambda ignored the response" in html  # exercise 1's check says what is wrong
     assert "the five good orders were deleted after one delivery" in html  # exercise 2 passed
     assert "Score: 5.0 / 10.0" in html
+
+
+def test_the_half_right_choosing_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB10}.html").read_text(encoding="utf-8")
+    assert "meets all 3 requirements" in html  # exercise 1's check passed
+    assert "react to table changes" in html  # exercise 2's check says what is wrong
+    assert "ex3_decide is not defined yet" in html
+    assert "Score: 3.0 / 10.0" in html
 
 
 def test_the_untouched_feedback_teaches(graded):
@@ -345,7 +371,7 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
                       + [f"untouched/{p.stem}.html" for p in LABS]
                       + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
                          f"partial/{LAB04}.html", f"partial/{LAB05}.html",
-                         f"partial/{LAB09}.html"])
+                         f"partial/{LAB09}.html", f"partial/{LAB10}.html"])
     assert pages == expected
 
 
