@@ -90,7 +90,9 @@ class Slot:
         """Issue ReceiveMessage requests until the batch closes or the queue has nothing now."""
         poller = self.poller
         while True:
-            want = min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, poller.mapping.batch_size - len(self.batch))
+            want = self.room()
+            if want <= 0:  # BatchSize was lowered below what this batch already holds
+                return self.close("batch_size")
             items, received = poller.receive(want)
             if not received:
                 break
@@ -105,6 +107,11 @@ class Slot:
             if len(received) < want:
                 break
         self.wait()
+
+    def room(self) -> int:
+        """How many messages the next ReceiveMessage may ask for (BatchSize may have changed)."""
+        return min(limits.SQS_MAX_MESSAGES_PER_RECEIVE,
+                   self.poller.mapping.batch_size - len(self.batch))
 
     def add(self, items) -> str | None:
         """Add received messages; returns the trigger if the batch is now full."""
@@ -145,9 +152,9 @@ class Slot:
         """Woken while waiting (its timer is already cancelled): try the queue again."""
         if self.poller.retire_if_excess(self):
             return
-        items, received = self.poller.receive(
-            min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, self.poller.mapping.batch_size - len(self.batch))
-        )
+        if self.room() <= 0:  # BatchSize was lowered below what this batch already holds
+            return self.close("batch_size")
+        items, received = self.poller.receive(self.room())
         if not items:  # another slot took them (or filters deleted them): keep waiting
             if received:
                 self.poller.wake_next()
@@ -167,6 +174,10 @@ class Slot:
         self.receive()
 
     def close(self, trigger):
+        size = self.poller.mapping.batch_size
+        if len(self.batch) > size:  # BatchSize was lowered: the rest waits for the next batch
+            self.carry = self.batch[size:] + self.carry
+            self.batch = self.batch[:size]
         batch, self.batch = self.batch, []
         self.poller.invoke(self, batch, trigger)
 
