@@ -22,3 +22,20 @@ def test_lowering_batch_size_below_a_gathered_batch_does_not_crash(env):
     assert sum(sizes) == 16 and max(sizes) <= 5
     conservation = env.lab.conservation()
     assert conservation.ok and conservation.counts[arn] == {"entered": 16, "deleted": 16}
+
+
+def test_sys_exit_in_a_handler_is_a_function_error(env):
+    """sys.exit() ends Lambda's runtime process: a function error (Runtime.ExitError), retried
+    like any other; it must not stop lab.run."""
+    import sys
+
+    env.lab.function("worker", lambda event, context: sys.exit(3))
+    url, arn = env.queue(VisibilityTimeout=5, dlq_after=2)
+    env.mapping(arn)
+    (message_id,) = env.send(url, "exit")
+    env.lab.run(until=60)
+    errors = [i.error for i in env.lab.trace.invocations]
+    assert [e["errorType"] for e in errors] == ["Runtime.ExitError"] * 2
+    assert errors[0]["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")
+    assert [e.records for e in env.lab.trace.of("redrive")] == [(message_id,)]
+    assert env.lab.conservation().ok
