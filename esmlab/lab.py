@@ -261,8 +261,13 @@ class Lab:
         self.trace.add(self.now, "state", mapping=mapping.uuid, source=mapping.source_arn,
                        detail={"state": mapping.state})
 
-    def settle(self, mapping, state):
-        """End a transitional state (M8): start or stop the mapping's pollers."""
+    def settle(self, mapping, state, generation):
+        """End a transitional state (M8): start or stop the mapping's pollers.
+
+        Only the latest transition settles: one that a later call replaced (a mapping deleted
+        while Creating) does nothing, so the state the learner asked for last wins."""
+        if generation != mapping.generation or self.mappings.get(mapping.uuid) is not mapping:
+            return
         if mapping.state in ("Disabling", "Deleting"):
             self._stop_poller(mapping)
         if state is None:

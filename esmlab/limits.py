@@ -101,6 +101,9 @@ UNRECORDED = {
     "destination": "[esmlab] {arn} is not an SQS queue, SNS topic or S3 bucket ARN (AWS's "
     "message for this is not recorded).",
     "not_simulated": "[esmlab] {param} is not simulated by esmlab yet.",
+    "in_use": "[esmlab] Cannot call {operation} while event source mapping {uuid} is {state}: "
+    "wait until the change in progress has finished (AWS refuses this with "
+    "ResourceInUseException; its exact message is not recorded).",
 }
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 TRANSITION_SECONDS = 2.0
+TRANSITIONAL_STATES = ("Creating", "Enabling", "Updating", "Disabling", "Deleting")
 
 # Keys an SQS mapping's response carries, in the order Lambda's API returns them (recorded 2025).
 SQS_KEYS = (
@@ -69,6 +70,7 @@ class EventSourceMapping:
     last_modified: dt.datetime | None = None
     shard_state: dict = field(default_factory=dict)  #: stream shard -> where to resume
     last_processing_result: str = "No records processed"
+    generation: int = 0  #: counts state transitions; a settle scheduled before the last one is stale
 
     @property
     def enabled(self) -> bool:

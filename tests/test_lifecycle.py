@@ -4,6 +4,7 @@ Every test goes through the learner contract (boto3 clients, lab.function, lab.r
 and fails without the fix it guards.
 """
 
+import botocore.exceptions
 
 
 def test_lowering_batch_size_below_a_gathered_batch_does_not_crash(env):
@@ -39,3 +40,78 @@ def test_sys_exit_in_a_handler_is_a_function_error(env):
     assert errors[0]["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")
     assert [e.records for e in env.lab.trace.of("redrive")] == [(message_id,)]
     assert env.lab.conservation().ok
+
+
+def error_code(call, **params):
+    try:
+        call(**params)
+    except botocore.exceptions.ClientError as error:
+        return error.response["Error"]["Code"], error.response["Error"]["Message"]
+    raise AssertionError(f"{call.__name__} was accepted")
+
+
+def test_update_while_creating_is_refused_and_the_mapping_stays_as_asked(streams):
+    """Kinesis mapping created at t=3, disabled at t=4.6: AWS refuses an update of a mapping
+    in the CREATING state with ResourceInUseException (API_UpdateEventSourceMapping)."""
+    streams.lab.function("fn", lambda event, context: None)
+    arn = streams.stream()
+    streams.lab.run(until=3)
+    uuid = streams.lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=arn,
+                                                   StartingPosition="TRIM_HORIZON")["UUID"]
+    streams.lab.run(until=4.6)
+    code, message = error_code(streams.lam.update_event_source_mapping, UUID=uuid,
+                               Enabled=False)
+    assert code == "ResourceInUseException"
+    assert message.startswith("[esmlab]") and "Creating" in message
+    streams.lab.run(until=10)
+    assert streams.lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
+    streams.lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    streams.lab.run(until=20)
+    streams.put("telemetry", {"n": 1})
+    streams.lab.run(until=60)
+    assert streams.lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled"
+    assert streams.lab.trace.invocations == []
+
+
+def test_delete_while_creating_wins(streams):
+    """A mapping deleted 1.6 s after its creation never becomes Enabled and never invokes."""
+    streams.lab.function("fn", lambda event, context: None)
+    arn = streams.stream()
+    streams.put("telemetry", {"n": 1}, {"n": 2})
+    streams.lab.run(until=3)
+    uuid = streams.lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=arn,
+                                                   StartingPosition="TRIM_HORIZON")["UUID"]
+    streams.lab.run(until=4.6)
+    assert streams.lam.delete_event_source_mapping(UUID=uuid)["State"] == "Deleting"
+    streams.lab.run(until=60)
+    states = [e.detail["state"] for e in streams.lab.trace.of("state")]
+    assert states == ["Creating", "Deleting", "Deleted"]
+    assert streams.lab.trace.invocations == []
+    assert error_code(streams.lam.get_event_source_mapping, UUID=uuid)[0] == (
+        "ResourceNotFoundException")
+
+
+def test_deleting_twice_is_refused_and_lab_run_goes_on(env):
+    env.lab.function("worker", lambda event, context: None)
+    _url, arn = env.queue()
+    uuid = env.mapping(arn)["UUID"]
+    env.lab.run(until=5)
+    env.lam.delete_event_source_mapping(UUID=uuid)
+    code, message = error_code(env.lam.delete_event_source_mapping, UUID=uuid)
+    assert code == "ResourceInUseException" and "Deleting" in message
+    env.lab.run(until=30)  # used to raise KeyError from the second settle
+    assert uuid not in env.lab.mappings
+    assert error_code(env.lam.delete_event_source_mapping, UUID=uuid)[0] == (
+        "ResourceNotFoundException")
+
+
+def test_delete_while_updating_is_refused(env):
+    env.lab.function("worker", lambda event, context: None)
+    _url, arn = env.queue()
+    uuid = env.mapping(arn)["UUID"]
+    env.lab.run(until=5)
+    env.lam.update_event_source_mapping(UUID=uuid, BatchSize=5)
+    assert error_code(env.lam.delete_event_source_mapping, UUID=uuid)[0] == (
+        "ResourceInUseException")
+    env.lab.run(until=10)
+    assert env.lam.delete_event_source_mapping(UUID=uuid)["State"] == "Deleting"
