@@ -115,3 +115,34 @@ def test_delete_while_updating_is_refused(env):
         "ResourceInUseException")
     env.lab.run(until=10)
     assert env.lam.delete_event_source_mapping(UUID=uuid)["State"] == "Deleting"
+
+
+def test_deleted_mapping_stops_throttle_retries_and_releases_its_messages(env):
+    """Deleted while throttled batches are being retried: nothing starts after the delete, and
+    every message it held is receivable again once its visibility timeout ends."""
+    env.lab.function("worker", lambda event, context: None, timeout=10, duration=8.0,
+                     reserved_concurrency=1)
+    url, arn = env.queue(VisibilityTimeout=20)
+    uuid = env.mapping(arn, BatchSize=2)["UUID"]
+    env.lab.run(until=3)
+    env.send(url, *[f"m{n}" for n in range(40)])
+    env.lab.run(until=14)
+    assert env.lab.trace.of("throttle")
+    held = env.lab.conservation().counts[arn]
+    env.lam.update_event_source_mapping(UUID=uuid, BatchSize=3)
+    env.lab.run(until=15)  # still Updating: a stale settle used to restart the pollers
+    assert error_code(env.lam.delete_event_source_mapping, UUID=uuid)[0] == (
+        "ResourceInUseException")
+    env.lab.run(until=16)
+    env.lam.delete_event_source_mapping(UUID=uuid)
+    deleted_at = env.lab.now
+    env.lab.run(until=60)
+    assert [i for i in env.lab.trace.invocations if i.start >= deleted_at] == []
+    conservation = env.lab.conservation()
+    assert conservation.ok
+    left = conservation.counts[arn].get("in_queue", 0)
+    assert left == 40 - conservation.counts[arn].get("deleted", 0) and left > 0, held
+    received = 0
+    while batch := env.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        received += len(batch)
+    assert received == left
