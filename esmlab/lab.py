@@ -382,6 +382,10 @@ class Lab:
         if poller is not None:
             poller.reconfigure()
 
+    def poller_of(self, mapping):
+        """The mapping's running poller, or None (disabled, deleted, or in transition)."""
+        return self._pollers.get(mapping.uuid)
+
     def restart_poller(self, mapping):
         self._pollers.pop(mapping.uuid, None)
         self._start_poller(mapping)

@@ -70,6 +70,7 @@ class EventSourceMapping:
     last_modified: dt.datetime | None = None
     shard_state: dict = field(default_factory=dict)  #: stream shard -> where to resume
     last_processing_result: str = "No records processed"
+    running: int = 0  #: invocations of this mapping in flight, from any of its pollers
     generation: int = 0  #: counts state transitions; a settle scheduled before the last one is stale
 
     @property

@@ -6,6 +6,8 @@ and fails without the fix it guards.
 
 import botocore.exceptions
 
+from esmlab.trace import peak_concurrency
+
 
 def test_lowering_batch_size_below_a_gathered_batch_does_not_crash(env):
     """A slot holding 15 messages of a 20-message batch, BatchSize lowered to 5: the batch is
@@ -146,3 +148,21 @@ def test_deleted_mapping_stops_throttle_retries_and_releases_its_messages(env):
     while batch := env.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
         received += len(batch)
     assert received == left
+
+
+def test_maximum_concurrency_counts_invocations_started_before_a_disable(env):
+    """MaximumConcurrency 8, disabled and re-enabled while 8 long invocations run: the cap
+    still holds (the invocations from before the disable used not to count)."""
+    env.lab.function("worker", lambda event, context: None, timeout=60, duration=30.0)
+    url, arn = env.queue(VisibilityTimeout=120)
+    uuid = env.mapping(arn, BatchSize=1, ScalingConfig={"MaximumConcurrency": 8})["UUID"]
+    env.lab.run(until=3)
+    env.send(url, *[f"m{n}" for n in range(60)])
+    env.lab.run(until=10)  # scaled up to 8 and running
+    env.lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    env.lab.run(until=12)
+    env.lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    env.lab.run(until=400)
+    assert peak_concurrency(env.lab.trace.invocations) == 8
+    conservation = env.lab.conservation()
+    assert conservation.ok and conservation.counts[arn] == {"entered": 60, "deleted": 60}

@@ -205,6 +205,7 @@ class SqsPoller:
         self.recent_messages = False
         self.recent_errors = 0
         self.wake_scheduled = False
+        self.running = 0  #: this poller's invocations in flight
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -234,6 +235,11 @@ class SqsPoller:
         if self.target > self.cap:
             self.set_target(self.cap)
 
+    def lingering(self) -> int:
+        """Invocations of this mapping still running from a poller stopped by a disable or an
+        update: MaximumConcurrency counts every invocation of the mapping (services-sqs-scaling)."""
+        return self.mapping.running - self.running
+
     def set_target(self, target):
         if target != self.target:
             self.target = target
@@ -241,12 +247,12 @@ class SqsPoller:
                 self.lab.now, "scale", mapping=self.mapping.uuid, source=self.queue_arn,
                 detail={"concurrency": target},
             )
-        while len(self.slots) < self.target:
+        while len(self.slots) + self.lingering() < self.target:
             slot = Slot(self)
             self.slots.add(slot)
             self.lab.clock.at(self.lab.now, slot.begin)
         for slot in [s for s in self.waiting if not s.batch]:
-            if len(self.slots) <= self.target:
+            if len(self.slots) + self.lingering() <= self.target:
                 break
             self.waiting.remove(slot)
             slot.stop()
@@ -256,7 +262,8 @@ class SqsPoller:
     def retire_if_excess(self, slot) -> bool:
         """Retire ``slot`` if the mapping stopped, or if there are too many slots and it holds
         no messages (a stopped mapping drops them: they reappear after the visibility timeout)."""
-        excess = len(self.slots) > self.target and not slot.carry and not slot.batch
+        excess = (len(self.slots) + self.lingering() > self.target
+                  and not slot.carry and not slot.batch)
         if self.stopped or slot.retired or excess:
             slot.retired = True
             self.slots.discard(slot)
@@ -386,6 +393,8 @@ class SqsPoller:
         function = self.lab.functions.get(self.mapping.function_name)
         if function is None or not self.lab.concurrency.try_acquire(function.name):
             return self.throttled(slot, batch)
+        self.running += 1
+        self.mapping.running += 1
         request_id = self.lab.new_request_id()
         ids = tuple(i.id for i in batch)
         invocation = Invocation(request_id, function.name, self.mapping.uuid, self.lab.now, ids)
@@ -416,6 +425,10 @@ class SqsPoller:
 
     def finish(self, slot, batch, invocation, result, function):
         self.lab.concurrency.release(function.name)
+        self.running -= 1
+        self.mapping.running -= 1
+        if self.stopped and (live := self.lab.poller_of(self.mapping)) is not None:
+            live.set_target(live.target)  # the slot this invocation held is free for it
         ids = invocation.records
         failed = ids
         if result.outcome == "ok":
