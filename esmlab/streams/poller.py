@@ -203,6 +203,8 @@ class StreamPoller:
     def open_iterator(self, shard_id, resume):
         if resume is not None:  # re-enabled: carry on where processing stopped (services-dynamodb-eventsourcemapping)
             kind, position = resume
+            if kind == "ITERATOR":  # nothing was read: the position the shard was opened at
+                return position
             return self.source.iterator(shard_id, kind, after=position)
         position = self.mapping.get("StartingPosition")
         if position == "AT_TIMESTAMP":
@@ -224,6 +226,12 @@ class StreamPoller:
                 self.mapping.shard_state[shard.id] = ("AT_SEQUENCE_NUMBER", first)
             elif shard.last_read is not None:
                 self.mapping.shard_state[shard.id] = ("AFTER_SEQUENCE_NUMBER", shard.last_read)
+            else:
+                # A shard that has read nothing still has a position: LATEST was resolved when
+                # the mapping became Enabled, and a restart must not resolve it again (that
+                # would skip what was written in between). "When re-enabled, processing
+                # resumes where it stopped" (services-dynamodb-eventsourcemapping).
+                self.mapping.shard_state[shard.id] = ("ITERATOR", shard.iterator)
 
     def reconfigure(self):
         """The mapping was updated: restart from the checkpoints with the new lanes/windows."""
