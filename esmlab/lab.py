@@ -118,6 +118,7 @@ class Lab:
         self.clients: dict = {}
         self._internal: dict = {}
         self._pollers: dict = {}
+        self._draining: dict = {}  #: mapping UUID -> a stopped stream poller still finishing
         moto_sqs.install(self.ledger)
         moto_streams.install(self)
         moto_iam.install()
@@ -282,6 +283,8 @@ class Lab:
             self._start_poller(mapping)
 
     def _start_poller(self, mapping):
+        if mapping.uuid in self._draining:
+            return  # started by poller_drained, when the stopped poller's invocations end
         if mapping.kind == "sqs":
             poller = SqsPoller(self, mapping)
         else:
@@ -387,10 +390,19 @@ class Lab:
         return self._pollers.get(mapping.uuid)
 
     def restart_poller(self, mapping):
-        self._pollers.pop(mapping.uuid, None)
+        self._stop_poller(mapping)
         self._start_poller(mapping)
 
     def _stop_poller(self, mapping):
         poller = self._pollers.pop(mapping.uuid, None)
         if poller is not None:
             poller.stop()
+            if getattr(poller, "draining", False):
+                self._draining[mapping.uuid] = poller
+
+    def poller_drained(self, mapping):
+        """A stopped stream poller's last invocation ended: its successor may start now."""
+        self._draining.pop(mapping.uuid, None)
+        if self.mappings.get(mapping.uuid) is mapping and mapping.state in ("Enabled",
+                                                                            "Updating"):
+            self._start_poller(mapping)
