@@ -157,6 +157,7 @@ class Lab:
         self._internal: dict = {}
         self._pollers: dict = {}
         self.delivery = delivery
+        self._draining: dict = {}  #: mapping UUID -> a stopped stream poller still finishing
         moto_sqs.install(self.ledger, delivery)
         moto_streams.install(self)
         moto_kinesis.install(self)  # shard throughput (esmlab.streams.throughput)
@@ -335,8 +336,13 @@ class Lab:
         self.trace.add(self.now, "state", mapping=mapping.uuid, source=mapping.source_arn,
                        detail={"state": mapping.state})
 
-    def settle(self, mapping, state):
-        """End a transitional state (M8): start or stop the mapping's pollers."""
+    def settle(self, mapping, state, generation):
+        """End a transitional state (M8): start or stop the mapping's pollers.
+
+        Only the latest transition settles: one that a later call replaced (a mapping deleted
+        while Creating) does nothing, so the state the learner asked for last wins."""
+        if generation != mapping.generation or self.mappings.get(mapping.uuid) is not mapping:
+            return
         if mapping.state in ("Disabling", "Deleting"):
             self._stop_poller(mapping)
         if state is None:
@@ -351,6 +357,8 @@ class Lab:
             self._start_poller(mapping)
 
     def _start_poller(self, mapping):
+        if mapping.uuid in self._draining:
+            return  # started by poller_drained, when the stopped poller's invocations end
         if mapping.kind == "sqs":
             poller = SqsPoller(self, mapping)
         else:
@@ -457,11 +465,24 @@ class Lab:
         if poller is not None:
             poller.reconfigure()
 
+    def poller_of(self, mapping):
+        """The mapping's running poller, or None (disabled, deleted, or in transition)."""
+        return self._pollers.get(mapping.uuid)
+
     def restart_poller(self, mapping):
-        self._pollers.pop(mapping.uuid, None)
+        self._stop_poller(mapping)
         self._start_poller(mapping)
 
     def _stop_poller(self, mapping):
         poller = self._pollers.pop(mapping.uuid, None)
         if poller is not None:
             poller.stop()
+            if getattr(poller, "draining", False):
+                self._draining[mapping.uuid] = poller
+
+    def poller_drained(self, mapping):
+        """A stopped stream poller's last invocation ended: its successor may start now."""
+        self._draining.pop(mapping.uuid, None)
+        if self.mappings.get(mapping.uuid) is mapping and mapping.state in ("Enabled",
+                                                                            "Updating"):
+            self._start_poller(mapping)

@@ -145,6 +145,9 @@ UNRECORDED = {
     "provisioned_with_maximum_concurrency": "[esmlab] ScalingConfig.MaximumConcurrency cannot be "
     "used together with ProvisionedPollerConfig: choose maximum concurrency or provisioned mode "
     "(AWS rejects this; its exact message is not recorded).",
+    "in_use": "[esmlab] Cannot call {operation} while event source mapping {uuid} is {state}: "
+    "wait until the change in progress has finished (AWS refuses this with "
+    "ResourceInUseException; its exact message is not recorded).",
 }
 
 

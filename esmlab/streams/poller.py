@@ -207,6 +207,7 @@ class StreamPoller:
     def __init__(self, lab, mapping, source):
         self.lab, self.mapping, self.source = lab, mapping, source
         self.stopped = False
+        self.draining = False  #: stopped, with invocations still in flight
         self.retention = 24 * 3600.0
         self.shards: dict[str, Shard] = {}
         self.in_flight: dict[str, tuple] = {}  #: request id -> (lane, batch)
@@ -227,6 +228,8 @@ class StreamPoller:
     def open_iterator(self, shard_id, resume):
         if resume is not None:  # re-enabled: carry on where processing stopped (services-dynamodb-eventsourcemapping)
             kind, position = resume
+            if kind == "ITERATOR":  # nothing was read: the position the shard was opened at
+                return position
             return self.source.iterator(shard_id, kind, after=position)
         position = self.mapping.get("StartingPosition")
         if position == "AT_TIMESTAMP":
@@ -244,7 +247,12 @@ class StreamPoller:
             shard.start(self.open_iterator(shard_id, self.mapping.shard_state.get(shard_id)))
 
     def stop(self):
-        """Remember each shard's checkpoint so that re-enabling resumes there."""
+        """Stop reading and starting batches; once the invocations in flight have finished,
+        remember each shard's checkpoint so that the next poller resumes there.
+
+        MODELLING CHOICE: the mapping's next poller (re-enabled, or the new configuration of an
+        update) starts only when this one has drained, so a key never has two batches in flight
+        and its order holds (with-kinesis, with-ddb: order per key, one batch per shard or key)."""
         self.stopped = True
         for shard in self.shards.values():
             if shard.poll_timer:
@@ -252,15 +260,27 @@ class StreamPoller:
             for lane in shard.lanes:
                 if lane.window_timer:
                     lane.window_timer.cancel()
+        self.draining = bool(self.in_flight)
+        if not self.draining:
+            self.save_checkpoints()
+
+    def save_checkpoints(self):
+        for shard in self.shards.values():
             first = shard.checkpoint()
             if first is not None:
                 self.mapping.shard_state[shard.id] = ("AT_SEQUENCE_NUMBER", first)
             elif shard.last_read is not None:
                 self.mapping.shard_state[shard.id] = ("AFTER_SEQUENCE_NUMBER", shard.last_read)
+            else:
+                # A shard that has read nothing still has a position: LATEST was resolved when
+                # the mapping became Enabled, and a restart must not resolve it again (that
+                # would skip what was written in between). "When re-enabled, processing
+                # resumes where it stopped" (services-dynamodb-eventsourcemapping).
+                self.mapping.shard_state[shard.id] = ("ITERATOR", shard.iterator)
 
     def reconfigure(self):
-        """The mapping was updated: restart from the checkpoints with the new lanes/windows."""
-        self.stop()
+        """The mapping was updated: restart from the checkpoints with the new lanes/windows
+        (once the batches in flight have finished, see stop)."""
         self.lab.restart_poller(self.mapping)
 
     def on_record(self):
@@ -333,6 +353,13 @@ class StreamPoller:
                              function)
 
     def finish(self, lane, batch, invocation, result, function):
+        self.apply(lane, batch, invocation, result, function)
+        if self.draining and not self.in_flight:
+            self.draining = False
+            self.save_checkpoints()
+            self.lab.poller_drained(self.mapping)
+
+    def apply(self, lane, batch, invocation, result, function):
         self.lab.concurrency.release(function.name)
         self.in_flight.pop(invocation.request_id, None)
         ids = batch.ids
