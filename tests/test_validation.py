@@ -37,6 +37,7 @@ def test_function_response_types_are_checked_on_update_and_for_streams(env):
     assert error["Code"] == "ValidationException"
     assert env.lam.get_event_source_mapping(UUID=uuid)["FunctionResponseTypes"] == [
         "ReportBatchItemFailures"]
+    env.lab.run(until=env.lab.now + 3)  # a Creating mapping refuses updates (ResourceInUse)
     assert env.lam.update_event_source_mapping(UUID=uuid, FunctionResponseTypes=[])[
         "FunctionResponseTypes"] == []
     kinesis = env.lab.client("kinesis")
