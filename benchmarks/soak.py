@@ -26,6 +26,8 @@ visibility timeout 6 s = function timeout = run time, reserved concurrency 1 and
 so a throttled message became visible again before its invocation ended, and was received again
 for ever (no DLQ), as SQS would do. Scenarios now keep AWS's advice of a visibility timeout of at
 least 6 x the function timeout; the figures above are from the generator before that change.
+With the new generator: 30 scenarios per source (seeds 0-29) and 60 more SQS scenarios (seeds
+470-529), 0 violations.
 """
 
 from __future__ import annotations
