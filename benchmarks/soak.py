@@ -13,7 +13,21 @@ dozen of the same scenarios.
 
 Every violation is printed with the command that replays it.
 
-Last run (RESULTS, filled in by hand from the script's output): see the end of this docstring.
+Last run, 2026-12-02 (two processes, seeds 0-524 and 100000-100524, on a shared 2-core machine;
+seconds are the sum of the scenarios' run times):
+
+    sqs:      1,050 scenarios, 1 with a violation, 1,258 s
+    fifo:     1,050 scenarios, 0 with violations,  1,323 s
+    kinesis:  1,050 scenarios, 0 with violations,  1,029 s
+    dynamodb: 1,050 scenarios, 0 with violations,    964 s
+
+The one violation (sqs seed 498: 5 messages never finished) was the scenario, not the simulator:
+visibility timeout 6 s = function timeout = run time, reserved concurrency 1 and three pollers,
+so a throttled message became visible again before its invocation ended, and was received again
+for ever (no DLQ), as SQS would do. Scenarios now keep AWS's advice of a visibility timeout of at
+least 6 x the function timeout; the figures above are from the generator before that change.
+With the new generator: 30 scenarios per source (seeds 0-29) and 60 more SQS scenarios (seeds
+470-529), 0 violations.
 """
 
 from __future__ import annotations

@@ -96,8 +96,10 @@ class Scenario:
 
 def draw_scenario(pick, source) -> Scenario:
     sqs = source in ("sqs", "fifo")
-    visibility = pick.int(3, 20)
-    timeout = pick.int(1, min(visibility, 8))
+    # AWS advises a visibility timeout of at least 6 x the function timeout (services-sqs-
+    # configure); below that a throttled message can come back while it runs, for ever.
+    visibility = pick.int(6, 20)
+    timeout = pick.int(1, visibility // 6)
     duration = min(float(timeout), pick.choice((0.0, 0.5, 2.0, 6.0)))
     params = {"BatchSize": pick.int(1, 10)}
     if pick.choice((False, True)):
