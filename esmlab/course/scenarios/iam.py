@@ -262,7 +262,9 @@ def draw_creation(result: CreationResult, ax=None, width: float = 7.0):
     ax.axis("off")
     where = result.resource_arn or {"managed": "the AWS managed policy (Resource *)",
                                     "none": "no policy"}[result.policy]
-    head = f"{result.source} mapping, role: {result.policy}" + (
+    names = {"least": "least-privilege inline policy", "managed": "the AWS managed policy",
+             "none": "no policy"}
+    head = f"{result.source} mapping, role: {names[result.policy]}" + (
         f" without {result.drop}" if result.drop else "")
     outcome = (f"CreateEventSourceMapping: created, State {result.state}" if result.created
                else "CreateEventSourceMapping: " + (result.error or ""))
@@ -293,6 +295,7 @@ class StalledResult:
     seconds: float = 0.0
     probes: tuple = ()  #: (action, allowed on the queue at the end?) for PROBE_ACTIONS
     fix_error: Exception | None = None  #: what the fix raised, if it raised
+    label: str = ""  #: what was put on the role, for titles ("Deny sqs:DeleteMessage")
 
     @property
     def deleted(self) -> int:
@@ -313,8 +316,8 @@ class StalledResult:
 
     @property
     def summary(self) -> str:
-        fix = f", removed at t = {self.fix_at:g} s" if self.fix_at is not None else ", never removed"
-        return (f"Deny {self.denied} from t = {self.deny_at:g} s{fix}: {self.sent} sent, "
+        fix = f", changed at t = {self.fix_at:g} s" if self.fix_at is not None else ", never changed"
+        return (f"{self.label} from t = {self.deny_at:g} s{fix}: {self.sent} sent, "
                 f"{len(self.invocations)} invocations, {len(self.denials)} denied calls, "
                 f"{self.deleted} deleted, {self.in_dlq} in the DLQ, "
                 f"{self.sent - self.deleted - self.in_dlq} still in the queue at "
@@ -425,7 +428,8 @@ def _stalled(denied, deny_at, fix_at, messages, horizon, fix=None, guardrail=Non
         return StalledResult(denied, deny_at, fix_at, horizon, messages, invocations, denials,
                              tuple(samples), {k: dict(v) for k, v in done.counts.items()},
                              done.ok, time.perf_counter() - began, probes,
-                             fix_error[0] if fix_error else None)
+                             fix_error[0] if fix_error else None,
+                             f"Deny {denied}" if guardrail is None else "the guardrail policy")
     finally:
         lab.close()
 
@@ -448,8 +452,9 @@ def draw_stalled(result: StalledResult, width: float = 7.0):
     top.plot(xs, heights, "o", color="#1f77b4", markersize=4, label="invocation (height: receive "
              "count)")
     if result.denials:
+        actions = ", ".join(sorted({a for _, a in result.denials}))
         top.plot([t for t, _ in result.denials], [-0.5] * len(result.denials), "|",
-                 color=DENIED, markersize=10, label=f"denied call ({result.denied})")
+                 color=DENIED, markersize=10, label=f"denied call ({actions})")
     top.set_ylim(-1, max(heights + [STALLED_MAX_RECEIVE]) + 1)
     top.set_ylabel("receive count", fontsize=9)
     top.legend(fontsize=7, loc="upper left", frameon=False)
@@ -459,13 +464,13 @@ def draw_stalled(result: StalledResult, width: float = 7.0):
     bottom.plot(ts, [s[3] for s in result.samples], color="#9467bd", linewidth=2,
                 linestyle="--", label="moved to the DLQ")
     bottom.set_ylabel("messages", fontsize=9)
-    bottom.set_xlabel("simulated time (s); shaded: the Deny is on the role", fontsize=9)
+    bottom.set_xlabel(f"simulated time (s); shaded: {result.label} is on the role", fontsize=9)
     bottom.legend(fontsize=7, loc="upper left", frameon=False)
     for ax in (top, bottom):
         ax.tick_params(labelsize=8)
-    fix = f", removed at {result.fix_at:g} s" if result.fix_at is not None else ", never removed"
+    fix = f", changed at {result.fix_at:g} s" if result.fix_at is not None else ", never changed"
     top.set_title(textwrap.fill(
-        f"Deny {result.denied} from {result.deny_at:g} s{fix}: {result.deleted} deleted, "
+        f"{result.label} from {result.deny_at:g} s{fix}: {result.deleted} deleted, "
         f"{result.in_dlq} in the DLQ, {len(result.denials)} denied calls", 80), fontsize=9)
     figure.tight_layout()
     return figure
