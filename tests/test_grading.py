@@ -11,7 +11,9 @@ built from the repository:
   and exercise 2's locked check cell replaced by ``pass`` (nbgrader puts the original back);
   and lab 03, with exercise 1 right, exercise 2 wrong and exercise 3 untouched;
   and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and exercise 3
-  untouched.
+  untouched;
+  and lab 07, with exercise 1 right, exercise 2 wrong (no sqs:SendMessage for the destination)
+  and exercise 3 untouched.
 
 Every solution and lab is picked up from the folders, so new labs are graded without a change
 here. The run's duration is written to the terminal.
@@ -40,6 +42,7 @@ LABS = sorted((ROOT / "labs").glob("*.ipynb"))
 LAB00 = "00-first-mapping"
 LAB03 = "03-ordering"
 LAB09 = "09-filtering-windows"
+LAB07 = "07-iam"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
 
 _spec = importlib.util.spec_from_file_location("make_labs", ROOT / "scripts" / "make_labs.py")
@@ -90,6 +93,23 @@ def partial_filtering_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_iam_submission() -> nbformat.NotebookNode:
+    """Lab 07 half right: exercise 1 right, exercise 2 without sqs:SendMessage on the
+    destination (wrong), exercise 3 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB07}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = (
+        'def ex1_resource(table_arn):\n    return f"{table_arn}/stream/*"')
+    answers["ex2-answer"].source = (
+        'def ex2_policy(table_arn, destination_arn):\n'
+        '    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",\n'
+        '            "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",\n'
+        '                       "dynamodb:GetShardIterator", "dynamodb:ListStreams"],\n'
+        '            "Resource": f"{table_arn}/stream/*"}]}')
+    return lab
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, request):
     """Run the grading command once; return its CSV rows (by learner), header and paths."""
@@ -103,6 +123,7 @@ def graded(tmp_path_factory, request):
     nbformat.write(partial_submission(), submissions / "partial" / f"{LAB00}.ipynb")
     nbformat.write(partial_ordering_submission(), submissions / "partial" / f"{LAB03}.ipynb")
     nbformat.write(partial_filtering_submission(), submissions / "partial" / f"{LAB09}.ipynb")
+    nbformat.write(partial_iam_submission(), submissions / "partial" / f"{LAB07}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
     (submissions / "README.txt").write_text("not a learner")
@@ -197,8 +218,10 @@ def test_a_partly_right_submission_scores_in_between(graded):
             row["03/total"]) == ("3", "0", "0", "3")
     assert (row["09/ex1-check"], row["09/ex2-check"], row["09/ex3-check"],
             row["09/total"]) == ("3", "0", "0", "3")
-    assert row["total"] == "8"  # 2 (lab 00) + 3 (lab 03) + 3 (lab 09)
-    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03, LAB09)):
+    assert (row["07/ex1-check"], row["07/ex2-check"], row["07/ex3-check"],
+            row["07/total"]) == ("3", "0", "0", "3")
+    assert row["total"] == "11"  # 2 (lab 00) + 3 (lab 03) + 3 (lab 09) + 3 (lab 07)
+    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03, LAB09, LAB07)):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
         assert row[f"{lab[:2]}/total"] == ""
@@ -226,6 +249,14 @@ def test_the_half_right_filtering_feedback_teaches(graded):
     assert "held-out messages" in html  # exercise 1's check passed
     assert "without the attribute type" in html  # exercise 2's check says what is wrong
     assert "ex3_handler is not defined yet" in html
+    assert "Score: 3.0 / 10.0" in html
+
+
+def test_the_half_right_iam_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB07}.html").read_text(encoding="utf-8")
+    assert "reaches this table&#x27;s stream" in html or "reaches this table's stream" in html
+    assert "DestinationDeliveryFailures 1" in html  # exercise 2's check says what is wrong
+    assert "ex3_action, ex3_fix are not defined yet" in html
     assert "Score: 3.0 / 10.0" in html
 
 
@@ -285,7 +316,7 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
     expected = sorted([f"solution/{p.stem}.html" for p in SOLUTIONS]
                       + [f"untouched/{p.stem}.html" for p in LABS]
                       + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
-                         f"partial/{LAB09}.html"])
+                         f"partial/{LAB09}.html", f"partial/{LAB07}.html"])
     assert pages == expected
 
 

@@ -241,6 +241,10 @@ def _create(source, policy_name, drop, resource, make_document=None, probes=()):
         lab.close()
 
 
+def _wrap(text: str, width: int) -> str:
+    return textwrap.fill(text, width, break_on_hyphens=False)
+
+
 def draw_creation(result: CreationResult, ax=None, width: float = 7.0):
     """One row per action the source needs: allowed (green) or denied (red) by the role on the
     source ARN, and what ``CreateEventSourceMapping`` answered. Returns the Axes."""
@@ -257,7 +261,7 @@ def draw_creation(result: CreationResult, ax=None, width: float = 7.0):
                 fontweight="bold")
         ax.text(0.97, i, "allowed" if ok else "DENIED", va="center", ha="right", fontsize=9,
                 color="white", fontweight="bold")
-    ax.set_xlim(0, 1)
+    ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(len(rows) - 0.5, -0.6)
     ax.axis("off")
     where = result.resource_arn or {"managed": "the AWS managed policy (Resource *)",
@@ -269,9 +273,9 @@ def draw_creation(result: CreationResult, ax=None, width: float = 7.0):
     outcome = (f"CreateEventSourceMapping: created, State {result.state}" if result.created
                else "CreateEventSourceMapping: " + (result.error or ""))
     lines = [head, f"Resource: {where}", "evaluated on the source ARN: " + result.source_arn]
-    ax.set_title("\n".join(textwrap.fill(line, 88) for line in lines), fontsize=8, loc="left")
+    ax.set_title("\n".join(_wrap(line, 88) for line in lines), fontsize=8, loc="left")
     colour = ALLOWED if result.created else DENIED
-    ax.figure.text(0.01, 0.02, textwrap.fill(outcome, 95), fontsize=8, color=colour,
+    ax.figure.text(0.01, 0.02, _wrap(outcome, 95), fontsize=8, color=colour,
                    fontweight="bold", va="bottom")
     ax.figure.tight_layout(rect=(0, 0.1 + 0.1 * (len(outcome) > 95), 1, 1))
     return ax
@@ -469,7 +473,7 @@ def draw_stalled(result: StalledResult, width: float = 7.0):
     for ax in (top, bottom):
         ax.tick_params(labelsize=8)
     fix = f", changed at {result.fix_at:g} s" if result.fix_at is not None else ", never changed"
-    top.set_title(textwrap.fill(
+    top.set_title(_wrap(
         f"{result.label} from {result.deny_at:g} s{fix}: {result.deleted} deleted, "
         f"{result.in_dlq} in the DLQ, {len(result.denials)} denied calls", 80), fontsize=9)
     figure.tight_layout()
