@@ -150,6 +150,8 @@ def test_exercise1_passes_the_stream_arn_and_teaches_the_table_arn_and_wildcards
         check = lab07.stream_resource(lambda t, w=too_wide: w)
         assert not check and "another table" in check.message
     assert "followed by /stream/" in lab07.stream_resource(lambda t: f"{t}/stream").message
+    today = lab07.stream_resource(lambda t: f"{t}/stream/2025-01-01T00:00:00")  # moto's label
+    assert not today and "gets a new label" in today.message
     assert "must be a function" in lab07.stream_resource("arn").message
 
 
@@ -224,6 +226,13 @@ def test_exercise3_passes_a_narrower_deny_and_teaches_the_wrong_fixes():
     assert not allow and "explicit Deny wins" in allow.message
     dropped = lab07.stalled_mapping("sqs:DeleteMessage", drop_guardrail)
     assert not dropped and "may now delete the queue" in dropped.message
+    def detach_only(client, role):
+        client.delete_role_policy(RoleName=role, PolicyName="guardrail")
+        client.detach_role_policy(RoleName=role, PolicyArn=lab07.EX3_MANAGED[0])
+
+    nothing_left = lab07.stalled_mapping("sqs:DeleteMessage", detach_only)
+    assert not nothing_left and "denied sqs:ReceiveMessage" in nothing_left.message
+    assert "what nothing allows is denied" in nothing_left.message
     assert "raised AttributeError" in lab07.stalled_mapping(
         "sqs:DeleteMessage", lambda c, r: c.no_such_call()).message
 

@@ -33,6 +33,8 @@ TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/orders"
 OTHER_STREAM = ("arn:aws:dynamodb:us-east-1:123456789012:table/payments/stream/"
                 "2025-01-01T00:00:00")
 OTHER_QUEUE = "arn:aws:sqs:us-east-1:123456789012:payments-failures"
+#: The same table's stream once it has been disabled and enabled again: a new label.
+NEXT_STREAM = f"{TABLE_ARN}/stream/2026-06-01T00:00:00.000"
 
 #: Exercise 3: the role has AmazonSQSFullAccess and an inline "guardrail" that denies
 #: sqs:Delete* (meant to stop the function deleting queues) from the start; the fix runs at
@@ -75,7 +77,8 @@ def stream_resource(make_resource) -> Check:
         return iam.policy(iam.LEAST["dynamodb"], make_resource(table_arn))
 
     result = iam.with_policy("dynamodb", document,
-                             probes=[("dynamodb:GetRecords", OTHER_STREAM)])
+                             probes=[("dynamodb:GetRecords", OTHER_STREAM),
+                                     ("dynamodb:GetRecords", NEXT_STREAM)])
     if not result.created:
         table_like = value.rstrip("/") == TABLE_ARN or value.endswith(":table/orders")
         hint = (" That is the table's ARN: a stream is a resource of its own, "
@@ -86,12 +89,16 @@ def stream_resource(make_resource) -> Check:
                 "policy ends in /stream/*.")
         return failed(f"With Resource {value!r} the mapping was rejected: {result.error}{hint} "
                       f"({DDB_POLICY})")
-    other = result.checks[-1][1]
+    other, next_label = result.checks[-2][1], result.checks[-1][1]
     if other:
         return failed(f"Resource {value!r} works, but it also lets the role read the stream of "
                       f"another table ({OTHER_STREAM}). Least privilege: name this table, "
                       f"{TABLE_ARN}, and leave only the stream's label to a wildcard "
                       f"({DDB_POLICY}).")
+    if not next_label:
+        return failed(f"Resource {value!r} works today, but not once the stream is disabled and "
+                      f"enabled again: the new stream gets a new label ({NEXT_STREAM}). Leave "
+                      f"the label to a wildcard: <table ARN>/stream/* ({DDB_POLICY}).")
     return passed(f"Resource {value!r} reaches this table's stream ({result.source_arn}) and "
                   "no other table's: the mapping was created. The table ARN alone would not "
                   "do: the stream is a separate resource.")
@@ -219,6 +226,13 @@ def stalled_mapping(action, fix) -> Check:
                       "It is called with a boto3 IAM client and the role's name.")
     late = [t for t, _ in result.denials if t > EX3_FIX_AT]
     probes = dict(result.probes)
+    taken = sorted({a for t, a in result.denials if t > EX3_FIX_AT} - {EX3["denied"]})
+    if taken:
+        return failed(
+            f"After your fix (at t = {EX3_FIX_AT:g} s) the role was denied {', '.join(taken)}: "
+            "the fix took away what no remaining policy allows, and what nothing allows is "
+            f"denied ({EVALUATION}). An SQS mapping needs sqs:ReceiveMessage, "
+            f"sqs:DeleteMessage and sqs:GetQueueAttributes on the queue ({SQS_CONFIGURE}).")
     if late:
         return failed(
             f"After your fix (at t = {EX3_FIX_AT:g} s) the role was still denied "
