@@ -60,6 +60,9 @@ def test_a_denied_delete_stalls_the_mapping_and_the_fix_lets_it_go_on():
     assert all(result.deny_at <= t <= result.fix_at for t, _ in result.denials)
     assert max(r for *_, r in result.invocations) == iam.STALLED_MAX_RECEIVE  # came back
     assert result.in_dlq > 0 and result.deleted + result.in_dlq == result.sent
+    # the numbers the chapter's figure describes: 6 deleted before the Deny, 6 after, 18 in the DLQ
+    assert (result.deleted, result.in_dlq, len(result.denials)) == (12, 18, 24)
+    assert sum(1 for s, *_ in result.invocations if s < result.deny_at) == 6
     values = [v for _, v in result.results]
     assert values == [None, SQS_DENIED_RESULT.format(call="DeleteMessage"), "OK"]
 
