@@ -174,6 +174,7 @@ def test_exercise2_passes_least_privilege_and_names_what_is_wrong():
 
     check = lab07.least_privilege(extra)
     assert not check and "works without dynamodb:ListShards" in check.message
+    assert "there is no such action" in check.message  # E35
 
     def all_sqs(t, d):
         policy = good_policy(t, d)

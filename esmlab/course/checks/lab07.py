@@ -186,6 +186,13 @@ def least_privilege(make_policy) -> Check:
                 continue  # the function's own logs: esmlab does not check them (see the lab)
             smaller = _without(document, index, action)
             trial = iam.pipeline(lambda t, d, smaller=smaller: smaller)
+            if trial.works and action.lower() == "dynamodb:listshards":
+                return failed(
+                    "It works, but it works without dynamodb:ListShards too: there is no such "
+                    "action. The DynamoDB Streams API has four operations, DescribeStream, "
+                    "GetRecords, GetShardIterator and ListStreams, and those are the four "
+                    "actions (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/"
+                    "API_Operations_Amazon_DynamoDB_Streams.html). Remove it.")
             if trial.works:
                 return failed(
                     f"It works, but it works without {action} too (statement {index + 1}): "
