@@ -13,8 +13,11 @@ built from the repository:
   and lab 04, with exercise 1 wrong (no ReportBatchItemFailures), exercises 2 and 3 right and
   exercise 4 untouched;
   and lab 05, with exercise 1 right, exercise 2 wrong (AFTER_SEQUENCE_NUMBER) and exercise 3
-  untouched; and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and
-  exercise 3 untouched;
+  untouched;
+  and lab 07, with exercise 1 right, exercise 2 wrong (no sqs:SendMessage for the destination)
+  and exercise 3 untouched;
+  and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and exercise 3
+  untouched;
   and lab 10, with exercise 1 right, exercise 2 wrong (Kinesis for table changes) and exercise 3
   untouched.
 
@@ -48,6 +51,7 @@ LAB04 = "04-sqs-errors"
 LAB05 = "05-stream-errors"
 LAB09 = "09-filtering-windows"
 LAB10 = "10-choosing"
+LAB07 = "07-iam"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
 
 _spec = importlib.util.spec_from_file_location("make_labs", ROOT / "scripts" / "make_labs.py")
@@ -148,6 +152,23 @@ def partial_choosing_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_iam_submission() -> nbformat.NotebookNode:
+    """Lab 07 half right: exercise 1 right, exercise 2 without sqs:SendMessage on the
+    destination (wrong), exercise 3 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB07}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = (
+        'def ex1_resource(table_arn):\n    return f"{table_arn}/stream/*"')
+    answers["ex2-answer"].source = (
+        'def ex2_policy(table_arn, destination_arn):\n'
+        '    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",\n'
+        '            "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",\n'
+        '                       "dynamodb:GetShardIterator", "dynamodb:ListStreams"],\n'
+        '            "Resource": f"{table_arn}/stream/*"}]}')
+    return lab
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, request):
     """Run the grading command once; return its CSV rows (by learner), header and paths."""
@@ -165,6 +186,7 @@ def graded(tmp_path_factory, request):
                    submissions / "partial" / f"{LAB05}.ipynb")
     nbformat.write(partial_filtering_submission(), submissions / "partial" / f"{LAB09}.ipynb")
     nbformat.write(partial_choosing_submission(), submissions / "partial" / f"{LAB10}.ipynb")
+    nbformat.write(partial_iam_submission(), submissions / "partial" / f"{LAB07}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
     (submissions / "README.txt").write_text("not a learner")
@@ -263,11 +285,13 @@ def test_a_partly_right_submission_scores_in_between(graded):
             row["05/total"]) == ("4", "0", "0", "4")
     assert (row["09/ex1-check"], row["09/ex2-check"], row["09/ex3-check"],
             row["09/total"]) == ("3", "0", "0", "3")
+    assert (row["07/ex1-check"], row["07/ex2-check"], row["07/ex3-check"],
+            row["07/total"]) == ("3", "0", "0", "3")
     assert (row["10/ex1-check"], row["10/ex2-check"], row["10/ex3-check"],
             row["10/total"]) == ("3", "0", "0", "3")
-    # 2 (lab 00) + 3 (lab 03) + 5 (lab 04) + 4 (lab 05) + 3 (lab 09) + 3 (lab 10)
-    assert row["total"] == "20"
-    partial = (LAB00, LAB03, LAB04, LAB05, LAB09, LAB10)
+    # 2 (lab 00) + 3 (lab 03) + 5 (lab 04) + 4 (lab 05) + 3 (lab 07) + 3 (lab 09) + 3 (lab 10)
+    assert row["total"] == "23"
+    partial = (LAB00, LAB03, LAB04, LAB05, LAB07, LAB09, LAB10)
     for lab in (p.stem for p in SOLUTIONS if p.stem not in partial):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
@@ -311,6 +335,14 @@ def test_the_half_right_choosing_feedback_teaches(graded):
     assert "meets all 3 requirements" in html  # exercise 1's check passed
     assert "react to table changes" in html  # exercise 2's check says what is wrong
     assert "ex3_decide is not defined yet" in html
+    assert "Score: 3.0 / 10.0" in html
+
+
+def test_the_half_right_iam_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB07}.html").read_text(encoding="utf-8")
+    assert "reaches this table&#x27;s stream" in html or "reaches this table's stream" in html
+    assert "DestinationDeliveryFailures 1" in html  # exercise 2's check says what is wrong
+    assert "ex3_action, ex3_fix are not defined yet" in html
     assert "Score: 3.0 / 10.0" in html
 
 
@@ -371,7 +403,8 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
                       + [f"untouched/{p.stem}.html" for p in LABS]
                       + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
                          f"partial/{LAB04}.html", f"partial/{LAB05}.html",
-                         f"partial/{LAB09}.html", f"partial/{LAB10}.html"])
+                         f"partial/{LAB07}.html", f"partial/{LAB09}.html",
+                         f"partial/{LAB10}.html"])
     assert pages == expected
 
 
