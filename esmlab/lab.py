@@ -443,10 +443,12 @@ class Lab:
         return matches(poller.mapping.config["Patterns"], record, poller.mapping.kind)
 
     def check_role(self, function, kind, arn):
-        """V14/V15: the execution role must allow what the poller will call (§2.8)."""
+        """V14/V15: the execution role must allow what the poller will call (the actions per
+        source: https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html and the Kinesis and
+        DynamoDB Streams pages; esmlab/permissions.py lists them)."""
         from .permissions import missing
 
-        # V14 names ReceiveMessage; V15 stands for the stream read actions of §2.8.
+        # V14 names ReceiveMessage; V15 stands for the stream read actions.
         # SubscribeToShard is for enhanced fan-out consumers, which esmlab does not model.
         absent = set(missing(function.role, kind, arn)) - {"kinesis:SubscribeToShard"}
         if kind == "sqs" and "sqs:ReceiveMessage" in absent:

@@ -1,5 +1,5 @@
 """Bisect together with ReportBatchItemFailures: a valid partial response splits the batch at the
-returned record and is never halved (§2.5,
+returned record and is never halved (
 https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html,
 https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html)."""
 

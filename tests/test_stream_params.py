@@ -1,5 +1,6 @@
 """Stream mapping parameters and destinations: MaximumRecordAgeInSeconds below 60, and FIFO
-on-failure destinations (§1.2 rules 8 and 12)."""
+on-failure destinations
+(https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html)."""
 
 import pytest
 from botocore.exceptions import ClientError

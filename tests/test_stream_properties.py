@@ -564,7 +564,7 @@ def test_nothing_skipped(sc):
 def test_bisect_never_skips_a_record(sc):
     outcome = run(sc)
     describe(outcome)
-    # A valid partial response is never bisected (§2.5): a record reported first in its batch
+    # A valid partial response is never bisected: a record reported first in its batch
     # is retried with the records after it, and they can be discarded together.
     if not (sc.rbif and any(f.mode == "report" for f in sc.faults.values())):
         check_good_records_processed(outcome)

@@ -398,7 +398,7 @@ class StreamPoller:
         rest.invocations, rest.retries = batch.invocations, batch.retries
         rest.thrown = result.outcome != "ok"
         # A valid partial response is not a function error: the batch is split at the returned
-        # record, never halved, so with nothing before it the rest is retried as it is (§2.5,
+        # record, never halved, so with nothing before it the rest is retried as it is (
         # https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html)
         self.failed(lane, rest, bisect=verdict != "partial")
 
