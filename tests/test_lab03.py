@@ -142,7 +142,8 @@ def test_scenarios_reject_bad_arguments_by_name():
 def test_the_widgets_slowest_settings_run():  # their speed: benchmarks/widgets.py
     ordering.fifo("customer")  # moto loaded
     for call in (lambda: ordering.fifo("order", customers=6, batch_size=2),
-                 lambda: ordering.kinesis(pf=8, keys=8, shards=2, hot=16)):
+                 lambda: ordering.kinesis(pf=8, keys=8, shards=2, hot=16),
+                 lambda: ordering.standard(seed=7, batch_size=1, best_effort=False)):
         call()
 
 
