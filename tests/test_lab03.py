@@ -89,6 +89,41 @@ def test_a_retry_redelivers_records_that_were_processed_fine():
     assert bisected.invocations == result.invocations + 1 and bisected.redeliveries == 4
 
 
+def test_a_standard_queue_under_best_effort_reorders_and_duplicates_with_nothing_failing():
+    """standard-queues: best-effort order, at least once; the rates are esmlab.BEST_EFFORT."""
+    result = ordering.standard()
+    assert result.failed == 0 and result.processed == result.records == 300  # nothing lost
+    assert set(result.sent) == set(range(300))
+    assert len(result.late()) == 16  # the lab's text: "16 delivered after a later-sent message"
+    twice = sorted({result.sent[p] for p in result.duplicates()})
+    assert twice == [67, 279] and result.copies == 2 == len(result.sent) - 300
+    assert [result.receive_counts[p] for p in result.duplicates()] == [2, 2]  # a second receive
+    behind = result.behind()
+    assert all(behind[p] > 0 for p in result.late())
+    assert sum(1 for b in behind if b) <= len(result.late()) + len(result.duplicates())
+
+
+def test_a_standard_queue_without_best_effort_is_moto_exact_order():
+    result = ordering.standard(best_effort=False)
+    assert list(result.sent) == list(range(300))
+    assert result.late() == [] and result.duplicates() == [] and result.copies == 0
+
+
+def test_draw_standard_marks_late_and_duplicate_deliveries():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure = ordering.draw_standard(ordering.standard())
+    assert figure.get_figwidth() == 7.0
+    top, bottom = figure.axes
+    assert "16 delivered after a later-sent message, 2 delivered a second time" in (
+        top.get_title())
+    assert sorted(t.get_text() for t in bottom.texts) == ["#279 again", "#67 again"]
+    plt.close("all")
+
+
 def test_scenarios_reject_bad_arguments_by_name():
     with pytest.raises(ValueError, match="group_by must be one of"):
         ordering.fifo("customers")
@@ -98,12 +133,17 @@ def test_scenarios_reject_bad_arguments_by_name():
         ordering.fifo(batch_size=11)
     with pytest.raises(ValueError, match="handler must be a function"):
         ordering.retries(handler="no")
+    with pytest.raises(ValueError, match="messages must be a whole number from 1 to 1000"):
+        ordering.standard(messages=0)
+    with pytest.raises(TypeError, match="best_effort must be True or False"):
+        ordering.standard(best_effort="yes")
 
 
 def test_the_widgets_slowest_settings_run():  # their speed: benchmarks/widgets.py
     ordering.fifo("customer")  # moto loaded
     for call in (lambda: ordering.fifo("order", customers=6, batch_size=2),
-                 lambda: ordering.kinesis(pf=8, keys=8, shards=2, hot=16)):
+                 lambda: ordering.kinesis(pf=8, keys=8, shards=2, hot=16),
+                 lambda: ordering.standard(seed=7, batch_size=1, best_effort=False)):
         call()
 
 

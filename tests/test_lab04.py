@@ -306,12 +306,64 @@ def test_ex4_counting_twice_or_by_receipt_handle_fails():
         assert "receiptHandle changes on every receive" in check.message
 
 
+def skip_a_repeated_batch(store):
+    """Skips a batch whose messages are exactly the previous batch's: right for a whole-batch
+    retry, wrong for a standard queue's own duplicate, which comes in another batch."""
+    last = []
+
+    def handler(event, context):
+        ids = sorted(r["messageId"] for r in event["Records"])
+        if ids == last:
+            return
+        last[:] = ids
+        for r in event["Records"]:
+            store["balance"] = store.get("balance", 0) + json.loads(r["body"])["amount"]
+
+    return handler
+
+
+def test_ex4_also_faces_a_standard_queues_own_duplicate():
+    check = lab04.idempotent_handler(counting("messageId"))
+    assert "the queue delivered order #8 twice on its own" in check.message
+    assert "that duplicate changed nothing either" in check.message
+    check = lab04.idempotent_handler(skip_a_repeated_batch)
+    assert "store['balance'] is 150: the duplicates changed nothing" in check.message
+    assert not check and "store['balance'] is 640, not 550" in check.message
+    assert "a duplicate need not come with the whole batch" in check.message
+
+
 def test_ex4_bad_answers_are_explained():
     assert "is None, not 150" in lab04.idempotent_handler(lambda s: (lambda e, c: None)).message
     assert "not a handler" in lab04.idempotent_handler(lambda s: 5).message
     assert "must be a function" in lab04.idempotent_handler(5).message
     assert "raised KeyError" in lab04.idempotent_handler(
         lambda s: (lambda e, c: e["Records"][0]["nope"])).message
+
+
+def test_a_standard_queue_delivers_twice_with_nothing_failing():
+    """standard-queues: occasionally more than one copy; rates: esmlab.BEST_EFFORT (seed 61)."""
+    seen = []
+
+    def observe(event, context):
+        seen.extend((json.loads(r["body"])["order"], int(r["attributes"]["ApproximateReceiveCount"]))
+                    for r in event["Records"])
+
+    result = sqs_errors.life(**sqs_errors.DUPLICATE, handler=observe)
+    assert result.conserved and result.fates() == {"deleted": 10}
+    assert not any(d.failed for d in result.deliveries)
+    assert [life.receive_count for life in result.lives] == [1] * 8 + [2, 1]
+    assert sorted(c for n, c in seen if n == 8) == [1, 2]  # as the function saw them
+    assert sorted((d.message, d.receive_count) for d in result.deliveries) == sorted(seen)
+    counted, once = {}, {}
+    sqs_errors.life(**sqs_errors.DUPLICATE, handler=sqs_errors.summing_handler(counted))
+    sqs_errors.life(**sqs_errors.DUPLICATE,
+                    handler=sqs_errors.summing_handler(once, idempotent=True))
+    assert counted["balance"] == sqs_errors.DUPLICATE_TOTAL + 90 == 640  # order #8 twice
+    assert once["balance"] == sqs_errors.DUPLICATE_TOTAL == 550
+    without = sqs_errors.life(**{**sqs_errors.DUPLICATE, "best_effort": False})
+    assert [life.receive_count for life in without.lives] == [1] * 10
+    with pytest.raises(TypeError, match="best_effort must be True or False"):
+        sqs_errors.life(best_effort=1)
 
 
 def test_the_sites_figure_has_a_frame_per_step_and_starts_at_rbif_on_3():

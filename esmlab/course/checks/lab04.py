@@ -8,7 +8,7 @@
 * :func:`visibility_timeout` (exercise 3): a visibility timeout sized by AWS's rule for a function
   timeout and a batching window;
 * :func:`idempotent_handler` (exercise 4): a handler whose effect does not change when a batch is
-  delivered again.
+  delivered again, nor when a standard queue delivers a message twice on its own.
 
 Every check runs the learner's answer in the simulator (:mod:`esmlab.course.scenarios.sqs_errors`).
 """
@@ -54,6 +54,12 @@ EX4_BODIES = tuple(json.dumps({"order": n, "amount": 10 * (n + 1)}) for n in ran
 EX4_TOTAL = sum(10 * (n + 1) for n in range(5))
 EX4 = {"bodies": EX4_BODIES, "poison": (3,), "poison_fails": 1, "visibility_timeout": 10,
        "max_receive_count": 5}
+#: Exercise 4, second run: ten good orders on a standard queue under esmlab.BEST_EFFORT, one of
+#: them delivered twice with nothing failing (sqs_errors.DUPLICATE).
+EX4_STANDARD = sqs_errors.DUPLICATE
+EX4_STANDARD_TOTAL = sqs_errors.DUPLICATE_TOTAL
+STANDARD_QUEUES = ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
+                   "standard-queues.html")
 
 
 def _n(count: int, noun: str) -> str:
@@ -307,9 +313,8 @@ def idempotent_handler(make_handler) -> Check:
              f"{_n(result.invocations, 'invocation')}: the first batch failed after your handler "
              "had run, and without ReportBatchItemFailures the whole batch came back.")
     if balance == EX4_TOTAL:
-        return passed(f"{facts} store['balance'] is {balance}: the duplicates changed nothing. "
-                      "The messageId stays the same on every delivery of a message; the "
-                      "receiptHandle does not.")
+        return _standard_duplicate(make_handler, f"{facts} store['balance'] is {balance}: the "
+                                   "duplicates changed nothing.")
     if isinstance(balance, (int, float)) and not isinstance(balance, bool) and balance > EX4_TOTAL:
         return failed(f"{facts} store['balance'] is {balance}, not {EX4_TOTAL}: orders were counted "
                       "again when they were delivered again. Remember what you have applied, by "
@@ -317,6 +322,32 @@ def idempotent_handler(make_handler) -> Check:
                       f"receiptHandle changes on every receive) ({ERRORHANDLING}).")
     return failed(f"{facts} store['balance'] is {balance!r}, not {EX4_TOTAL}: each order's amount "
                   "must be added once.")
+
+
+def _standard_duplicate(make_handler, first: str) -> Check:
+    """The second run: a standard queue's own duplicate, with nothing failing."""
+    store: dict = {}
+    handler = make_handler(store)
+    if not callable(handler):
+        return failed(f"ex4_make_handler(store) returned {handler!r} the second time, not a "
+                      "handler function (event, context).")
+    result = sqs_errors.life(**EX4_STANDARD, handler=_fresh(handler))
+    raised = [r for _, r in result.returned if isinstance(r, Exception)]
+    twice = [life.number for life in result.lives if life.receive_count > 1]
+    facts = (f"{first} Then ten orders (total {EX4_STANDARD_TOTAL}) went to a standard queue "
+             f"under esmlab.BEST_EFFORT: nothing failed, and the queue delivered order "
+             f"{', '.join(f'#{n}' for n in twice)} twice on its own ({STANDARD_QUEUES}; how "
+             "often is the simulator's MODELLING CHOICE).")
+    if raised:
+        return failed(f"{facts} Your handler raised {type(raised[0]).__name__}: {raised[0]}.")
+    balance = store.get("balance")
+    if balance == EX4_STANDARD_TOTAL:
+        return passed(f"{facts} store['balance'] is {balance}: that duplicate changed nothing "
+                      "either. The messageId stays the same on every delivery of a message; the "
+                      "receiptHandle does not.")
+    return failed(f"{facts} store['balance'] is {balance!r}, not {EX4_STANDARD_TOTAL}: a "
+                  "duplicate need not come with the whole batch, nor after a failure. Remember "
+                  "every message you have applied, by its messageId (or an id in the body).")
 
 
 def _fresh(handler):

@@ -4,14 +4,16 @@
     result = ordering.fifo(group_by="customer")      # an SQS FIFO queue, one group per customer
     result = ordering.kinesis(pf=4, keys=6)          # one shard read by 4 lanes
     result = ordering.retries(fail_times=1)          # a record that fails once: redelivery
+    result = ordering.standard()                     # a standard queue, esmlab.BEST_EFFORT
     ordering.draw(result)
 
 Each scenario is a pure function of its arguments: it opens a fresh :class:`esmlab.Lab` (which
 closes any other open lab), creates the source, a function and a mapping with ordinary boto3
 calls, writes every message or record at t = 2 s (when the mapping becomes ``Enabled``, M8),
 runs simulated time until everything is processed, and returns an :class:`OrderingResult`: one
-:class:`Delivery` per record per invocation, with the lane it ran in and the key it belongs to.
-Results are cached (same arguments, same result object).
+:class:`Delivery` per record per invocation, with the lane it ran in and the key it belongs to
+(:func:`standard` returns a :class:`StandardResult`: the send number of every record the
+function was handed, in order). Results are cached (same arguments, same result object).
 
 What the pictures rest on (docs/simulator.md):
 
@@ -27,7 +29,13 @@ What the pictures rest on (docs/simulator.md):
 * Retries: records are processed in order the first time; records processed again can arrive out
   of order (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
 
-Cost: a call writes 20-60 messages and takes about 0.05-0.3 s.
+* SQS standard queues: best-effort order, and a message may be delivered more than once
+  (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues.html).
+  :func:`standard` opens its Lab with ``esmlab.BEST_EFFORT``; the rates are a MODELLING CHOICE
+  (docs/simulator.md, "Standard queues: best-effort order and duplicates").
+
+Cost: a call writes 20-60 messages and takes about 0.05-0.3 s (:func:`standard`, 300
+messages: about 0.3 s).
 """
 
 from __future__ import annotations
@@ -463,3 +471,185 @@ def draw(result: OrderingResult, ax=None, width: float = 7.0):
     ax.set_axisbelow(True)
     figure.tight_layout(rect=(0, 0.35 / figure.get_figheight(), 1, 1))  # room for the legend
     return ax
+
+
+# --- SQS standard queue: best-effort order, at least once ----------------------------------------
+
+#: The seed of :func:`standard`'s Lab: with it, 300 messages show 16 out-of-order deliveries
+#: and two messages delivered twice (most seeds show some of both; this one is what the lab's
+#: text describes).
+STANDARD_SEED = 3
+
+
+@dataclass(frozen=True)
+class StandardResult:
+    """What a function saw of a standard queue: one row per record it was handed."""
+
+    title: str
+    sent: tuple = ()  #: per delivery, in the order the function saw them: the send number
+    receive_counts: tuple = ()  #: per delivery: its ApproximateReceiveCount
+    invocations: int = 0
+    failed: int = 0  #: invocations that did not succeed (0: nothing failed)
+    records: int = 0  #: messages sent
+    processed: int = 0  #: of those, how many ended deleted (the conservation check)
+    copies: int = 0  #: duplicate deliveries the trace recorded
+    seconds: float = 0.0  #: wall-clock time the call took
+
+    def late(self) -> list[int]:
+        """Positions (in delivery order) of first deliveries that came after a later-sent
+        message's, e.g. a message passed over by the receive that returned its successors."""
+        highest, late, seen = -1, [], set()
+        for position, number in enumerate(self.sent):
+            if number in seen:
+                continue  # a second copy is a duplicate, not an order break
+            seen.add(number)
+            if number < highest:
+                late.append(position)
+            highest = max(highest, number)
+        return late
+
+    def duplicates(self) -> list[int]:
+        """Positions of deliveries of a message the function had already been given."""
+        seen, again = set(), []
+        for position, number in enumerate(self.sent):
+            if number in seen:
+                again.append(position)
+            seen.add(number)
+        return again
+
+    def behind(self) -> list[int]:
+        """Per delivery: how many send places it is behind the latest-sent message delivered
+        before it (0 for a delivery in send order)."""
+        highest, out = -1, []
+        for number in self.sent:
+            out.append(max(highest - number, 0))
+            highest = max(highest, number)
+        return out
+
+    def summary(self) -> str:
+        twice = sorted({self.sent[p] for p in self.duplicates()})
+        return (f"{self.title}: {self.records} messages, {len(self.sent)} deliveries in "
+                f"{self.invocations} invocations ({self.failed} failed); {len(self.late())} "
+                f"delivered after a later-sent message; delivered twice: "
+                f"{', '.join(f'#{n}' for n in twice) or 'none'}; "
+                f"{self.processed} of {self.records} processed")
+
+    def __str__(self):
+        return self.summary()
+
+    def __repr__(self):
+        return f"<StandardResult {self.summary()}>"
+
+
+def standard(messages: int = 300, batch_size: int = 10, best_effort: bool = True,
+             seed: int = STANDARD_SEED) -> StandardResult:
+    """An SQS standard queue of ``messages`` numbered messages, all sent at t = 2 s, drained by
+    a function that always succeeds (0.5 s per invocation).
+
+    ``best_effort``: open the Lab with ``esmlab.BEST_EFFORT``, the simulator's rates of
+    out-of-order and duplicate deliveries (a MODELLING CHOICE; AWS documents that both happen,
+    not how often,
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues.html);
+    False gives moto's exact send order. ``seed``: the Lab's seed.
+    """
+    _check_int("messages", messages, 1, 1000)
+    _check_int("batch_size", batch_size, 1, 10)
+    if not isinstance(best_effort, bool):
+        raise TypeError(f"best_effort must be True or False, got {best_effort!r}")
+    _check_int("seed", seed, 0, 2**31 - 1)
+    return _standard(messages, batch_size, best_effort, seed)
+
+
+@functools.lru_cache(maxsize=64)
+def _standard(messages, batch_size, best_effort, seed) -> StandardResult:
+    from esmlab import BEST_EFFORT, Lab
+
+    began = time.perf_counter()
+    lab = Lab(seed=seed, **(BEST_EFFORT if best_effort else {}))
+    try:
+        sqs, lam = lab.client("sqs"), lab.client("lambda")
+        seen: list[tuple] = []
+
+        def handler(event, context):
+            for record in event["Records"]:
+                seen.append((int(record["body"]),
+                             int(record["attributes"]["ApproximateReceiveCount"])))
+
+        lab.function(FUNCTION, handler, timeout=TIMEOUT, duration=0.5)
+        url = sqs.create_queue(QueueName="orders", Attributes={
+            "VisibilityTimeout": str(6 * TIMEOUT)})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        lam.create_event_source_mapping(FunctionName=FUNCTION, EventSourceArn=arn,
+                                        BatchSize=batch_size)
+
+        def send_all():
+            for start in range(0, messages, 10):
+                sqs.send_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(n), "MessageBody": str(n)}
+                    for n in range(start, min(start + 10, messages))])
+
+        lab.clock.at(START, send_all)
+        # past every copy's visibility timeout (60 s), so no copy is still pending
+        lab.run(until=START + 6 * TIMEOUT + 30)
+        done = lab.conservation()
+        invocations = lab.trace.invocations
+        kind = "best-effort (esmlab.BEST_EFFORT)" if best_effort else "exact (moto's order)"
+        return StandardResult(
+            title=f"SQS standard queue, BatchSize {batch_size}, {kind}",
+            sent=tuple(n for n, _ in seen), receive_counts=tuple(c for _, c in seen),
+            invocations=len(invocations),
+            failed=sum(1 for i in invocations if i.outcome != "success"), records=messages,
+            processed=sum(c.get("deleted", 0) for c in done.counts.values()) if done.ok else -1,
+            copies=lab.trace.count("duplicate"), seconds=time.perf_counter() - began)
+    finally:
+        lab.close()
+
+
+def draw_standard(result: StandardResult, width: float = 7.0):
+    """Top: each delivery's send number against its place in delivery order (in send order the
+    points make the diagonal). Bottom: how many places each delivery is behind the latest-sent
+    message delivered before it (:meth:`StandardResult.behind`), 0 in send order, so the few
+    exceptions stand out. Red: delivered after a later-sent message; black
+    cross: a message delivered a second time. Returns the figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    late, again = result.late(), result.duplicates()
+    plain = sorted(set(range(len(result.sent))) - set(late) - set(again))
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(width, 5.6), sharex=True,
+                                         gridspec_kw={"height_ratios": [1.4, 1]})
+    behind = result.behind()
+    bottom.plot(range(len(behind)), behind, color=LIGHT_BLUE, linewidth=0.8, zorder=1)
+    top.scatter(plain, [result.sent[p] for p in plain], s=4, color=LIGHT_BLUE, zorder=2)
+    for ax, values in ((top, result.sent), (bottom, behind)):
+        ax.scatter(late, [values[p] for p in late], s=22, color=LATE_RED, zorder=3)
+        ax.scatter(again, [values[p] for p in again], s=70, marker="x", color=BLACK_INK,
+                   linewidths=2, zorder=4)
+        ax.grid(color="#eeeeee", linewidth=0.5)
+        ax.set_axisbelow(True)
+        ax.tick_params(labelsize=8)
+    for p in again:  # name the duplicated message
+        bottom.annotate(f"#{result.sent[p]} again", (p, behind[p]), xytext=(5, 2),
+                        textcoords="offset points", fontsize=8)
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top.set_ylabel("send number", fontsize=9)
+    bottom.set_ylabel("places behind the latest\nmessage already delivered", fontsize=9)
+    bottom.set_xlabel("place in delivery order (the n-th record the function was handed)",
+                      fontsize=9)
+    top.set_title(f"{result.title}\n{len(late)} delivered after a later-sent message, "
+                  f"{len(again)} delivered a second time, {result.failed} invocations failed",
+                  fontsize=9)
+    handles = [Line2D([], [], marker="o", linestyle="none", markersize=4, color=LIGHT_BLUE,
+                      label="in send order"),
+               Line2D([], [], marker="o", linestyle="none", markersize=6, color=LATE_RED,
+                      label="after a later-sent message"),
+               Line2D([], [], marker="x", linestyle="none", markersize=8, markeredgewidth=2,
+                      color=BLACK_INK, label="a second delivery (duplicate)")]
+    figure.legend(handles=handles, fontsize=8, ncol=3, loc="lower center", frameon=False)
+    figure.tight_layout(rect=(0, 0.35 / figure.get_figheight(), 1, 1))
+    return figure
+
+
+LIGHT_BLUE, LATE_RED, BLACK_INK = "#7fa6cc", "#c0392b", "#222222"
