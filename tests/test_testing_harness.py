@@ -63,6 +63,41 @@ def test_reporting_the_wrong_identifier_shows_as_an_invalid_response(pytester):
     assert "invalid_response" in result.stdout.str()
 
 
+NOT_IDEMPOTENT = """
+    import pytest
+    from esmlab.testing import sqs_pipeline
+
+    totals = []
+
+    def add_up(event, context):          # not idempotent: a second delivery adds again
+        totals.extend(int(r["body"]) for r in event["Records"])
+
+    @pytest.mark.esmlab(duplicates=DUPLICATES)
+    def test_total(esm_lab):
+        pipe = sqs_pipeline(esm_lab, add_up)
+        sqs = esm_lab.client("sqs")
+        for n in range(40):
+            sqs.send_message(QueueUrl=pipe.queue_url, MessageBody="1")
+        esm_lab.run(until=120)
+        assert sum(totals) == 40
+"""
+
+
+def test_a_handler_that_is_not_idempotent_fails_under_duplicates_and_the_report_says_why(
+        pytester):
+    """Under a standard queue's own duplicates (at-least-once delivery) a handler that adds every
+    delivery counts some messages twice; the report names them as copies the queue delivered."""
+    result = run(pytester, NOT_IDEMPOTENT.replace("DUPLICATES", "0.2"))
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "delivered more than once:" in out
+    assert "(a copy the queue delivered)" in out
+
+
+def test_the_same_handler_passes_without_duplicates(pytester):
+    run(pytester, NOT_IDEMPOTENT.replace("DUPLICATES", "0.0")).assert_outcomes(passed=1)
+
+
 def test_a_passing_run_prints_no_report(pytester):
     result = run(pytester, """
         from esmlab.testing import assert_nothing_lost, deliveries, sqs_pipeline

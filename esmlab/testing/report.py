@@ -30,6 +30,9 @@ def report(lab, rows: int = ROWS) -> str:
             kind = invocation.error.get("errorType", "Error")
             kinds[kind] = kinds.get(kind, 0) + 1
         lines.append("handler errors: " + ", ".join(f"{k} x{n}" for k, n in kinds.items()))
+    repeated = _repeated(lab)
+    if repeated:  # what a handler that is not idempotent counts twice
+        lines.append("delivered more than once: " + repeated)
     denied = {}
     for event in lab.trace.of("denied"):
         key = (event.mapping[:8], event.detail["action"])
@@ -47,3 +50,20 @@ def report(lab, rows: int = ROWS) -> str:
             lines.append(f"stream mapping {uuid[:8]} ({mapping.kind}): {fates['counts']}"
                          + (f", lost {fates['lost'][:5]}" if fates["lost"] else ""))
     return "\n".join(lines)
+
+
+def _repeated(lab, shown: int = 10) -> str:
+    """Records delivered to a function more than once, and why: a standard queue's own copy
+    (at-least-once delivery, ``Lab(duplicates=...)``) or a retry after a failure or timeout."""
+    counts = {}
+    for invocation in lab.trace.invocations:
+        for record in invocation.records:
+            counts[record] = counts.get(record, 0) + 1
+    copies = {r for event in lab.trace.of("duplicate") for r in event.records}
+    again = [(record, n) for record, n in counts.items() if n > 1]
+    parts = [f"{record[:12]} x{n}" + (" (a copy the queue delivered)" if record in copies
+                                       else " (retried)")
+             for record, n in again[:shown]]
+    if len(again) > shown:
+        parts.append(f"and {len(again) - shown} more")
+    return ", ".join(parts)
