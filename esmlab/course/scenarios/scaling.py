@@ -219,7 +219,7 @@ class IdleRun:
     empty_per_minute: tuple  #: empty receives in each minute after Enabled
 
     def summary(self) -> str:
-        steps = " -> ".join(f"{c} (t={t:g})" for t, c in self.slots[:1] + self.slots[-2:])
+        steps = " -> ".join(f"{c} (t={t - START:g} s)" for t, c in self.slots)
         return (f"{self.label}: slots {steps}; empty receives per minute "
                 f"{list(self.empty_per_minute)}")
 
