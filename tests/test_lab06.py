@@ -43,18 +43,18 @@ def test_an_idle_mapping_goes_back_to_5_then_2_but_not_to_2_with_a_cap():
 
 def test_reserved_concurrency_below_the_cap_throttles():
     run = sc.limits(maximum_concurrency=20, reserved=10)
-    assert run.peak == 10 and run.throttles > 0 and run.processed == 100
+    assert run.peak == 10 and run.throttles > 0 and run.processed == sc.LIMITS_MESSAGES
     clean = sc.limits(maximum_concurrency=10, reserved=10)
-    assert (clean.peak, clean.throttles, clean.processed) == (10, 0, 100)
+    assert (clean.peak, clean.throttles, clean.processed) == (10, 0, sc.LIMITS_MESSAGES)
     assert clean.finished_at < run.finished_at  # the throttles halved the slots (M4)
 
 
 def test_throttled_messages_can_reach_the_dlq_without_ever_running():
     run = sc.limits(maximum_concurrency=None, reserved=2, max_receive_count=1)
     assert run.gave_up > 0 and run.in_dlq > 0 and run.never_ran == run.in_dlq
-    assert run.processed + run.in_dlq == 100 and run.conserved
+    assert run.processed + run.in_dlq == sc.LIMITS_MESSAGES and run.conserved
     safer = sc.limits(maximum_concurrency=None, reserved=2, max_receive_count=5)
-    assert safer.in_dlq == 0 and safer.processed == 100
+    assert safer.in_dlq == 0 and safer.processed == sc.LIMITS_MESSAGES
 
 
 def test_fifo_concurrency_is_bounded_by_the_active_message_groups():

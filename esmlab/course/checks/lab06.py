@@ -75,7 +75,7 @@ def database_writers(config) -> Check:
             f"({SCALING}).")
     if run.in_dlq or run.processed < 200:
         return failed(f"{facts}; {run.in_dlq} went to the DLQ and {run.in_queue} are still in "
-                      "the queues after 20 minutes.")
+                      "the queues after 10 minutes.")
     note = ""
     if reserved is not None and reserved < 5:
         note = (" (AWS also advises a reserved concurrency of at least 5 for a function "

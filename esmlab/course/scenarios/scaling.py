@@ -297,11 +297,11 @@ def draw_idle(runs, width: float = 7.0):
 
 # --- demo 3: MaximumConcurrency, reserved concurrency, throttles ---------------------------------
 
-LIMITS_MESSAGES = 100
+LIMITS_MESSAGES = 50  #: demo 3: messages in the queue (exercise 1: 100 in each of two queues)
 LIMITS_DURATION = 10.0  #: seconds an invocation runs (BatchSize 1)
 LIMITS_TIMEOUT = 10  #: the function's timeout
 LIMITS_VISIBILITY = 60  #: the queue's visibility timeout: 6 x the timeout, as AWS advises
-LIMITS_SECONDS = 1_200
+LIMITS_SECONDS = 600  #: simulated seconds after Enabled
 
 
 @dataclass(frozen=True)
@@ -342,7 +342,7 @@ def _check_optional(name, value, low, high):
 
 def limits(maximum_concurrency: int | None = 20, reserved: int | None = 10,
            max_receive_count: int = 5) -> LimitsRun:
-    """100 messages, ``BatchSize`` 1, 10 s invocations; the queue's DLQ after
+    """50 messages, ``BatchSize`` 1, 10 s invocations; the queue's DLQ after
     ``max_receive_count`` receives. ``maximum_concurrency`` is the mapping's
     ``ScalingConfig.MaximumConcurrency`` (None, or 2-1,000), ``reserved`` the function's
     reserved concurrency (None, or 0-1,000)."""
@@ -351,11 +351,11 @@ def limits(maximum_concurrency: int | None = 20, reserved: int | None = 10,
     _check_optional("max_receive_count", max_receive_count, 1, 1_000)
     if max_receive_count is None:
         raise ValueError("max_receive_count must be a whole number from 1 to 1000, got None")
-    return _limits((("main", maximum_concurrency),), reserved, max_receive_count)
+    return _limits((("main", maximum_concurrency),), reserved, max_receive_count, LIMITS_MESSAGES)
 
 
 @functools.lru_cache(maxsize=256)
-def _limits(mappings, reserved, max_receive_count) -> LimitsRun:
+def _limits(mappings, reserved, max_receive_count, messages) -> LimitsRun:
     """``mappings``: ((queue suffix, MaximumConcurrency or None), ...), one queue each, all on
     one function."""
     from esmlab import Lab
@@ -372,7 +372,7 @@ def _limits(mappings, reserved, max_receive_count) -> LimitsRun:
                               RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn,
                                                         "maxReceiveCount": max_receive_count}))
             queues.append(arn)
-            _send(sqs, url, LIMITS_MESSAGES, prefix=name)
+            _send(sqs, url, messages, prefix=name)
             params = {"ScalingConfig": {"MaximumConcurrency": cap}} if cap else {}
             lam.create_event_source_mapping(FunctionName=FUNCTION, EventSourceArn=arn,
                                             BatchSize=1, **params)
@@ -396,9 +396,14 @@ def draw_limits(run: LimitsRun, width: float = 7.0):
     """Invocations running over time, with the two limits drawn, and where the messages ended."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(width, 3.8), layout="constrained")
-    ax.step([t - START for t in run.times], run.running, where="post", color="#1f77b4",
-            linewidth=2.2, label="invocations running")
+    # fixed margins instead of a constrained layout: this figure is redrawn by a widget
+    fig, ax = plt.subplots(figsize=(width, 3.8))
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.91, bottom=0.13)
+    changes = [(t, r) for k, (t, r) in enumerate(zip(run.times, run.running, strict=True))
+               if k == 0 or r != run.running[k - 1]]
+    changes.append((run.times[-1], run.running[-1]))
+    ax.step([t - START for t, _ in changes], [r for _, r in changes], where="post",
+            color="#1f77b4", linewidth=2.2, label="invocations running")
     if run.maximum_concurrency:
         ax.axhline(run.maximum_concurrency, color="#4daf4a", linestyle=":", linewidth=2,
                    label=f"MaximumConcurrency {run.maximum_concurrency}")
@@ -558,6 +563,7 @@ def draw_throughput(shards: int = 4, batch_size: int = 100, duration: float = 0.
 
 WRITERS = 10  #: the database takes at most this many concurrent connections
 WRITER_QUEUES = ("orders", "refunds")
+WRITER_MESSAGES = 100  #: in each queue
 
 
 def writers(config: dict) -> LimitsRun:
@@ -570,7 +576,8 @@ def writers(config: dict) -> LimitsRun:
     for queue in WRITER_QUEUES:
         _check_optional(f"config[{queue!r}]", config[queue], 2, 1_000)
     _check_optional("config['reserved']", config["reserved"], 0, 1_000)
-    return _limits(tuple((q, config[q]) for q in WRITER_QUEUES), config["reserved"], 5)
+    return _limits(tuple((q, config[q]) for q in WRITER_QUEUES), config["reserved"], 5,
+                   WRITER_MESSAGES)
 
 
 # --- exercise 2: keep up with a stream -----------------------------------------------------------
