@@ -41,6 +41,7 @@ LABS = sorted((ROOT / "labs").glob("*.ipynb"))
 LAB00 = "00-first-mapping"
 LAB03 = "03-ordering"
 LAB05 = "05-stream-errors"
+LAB06 = "06-scaling"
 LAB09 = "09-filtering-windows"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
 
@@ -98,6 +99,17 @@ def partial_stream_errors_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_scaling_submission() -> nbformat.NotebookNode:
+    """Lab 06 half right: exercise 1 right, exercise 2 one shard (wrong: the writes need two),
+    exercise 3 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB06}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = 'ex1_config = {"orders": 6, "refunds": 4, "reserved": 10}'
+    answers["ex2-answer"].source = "ex2_shards = 1\nex2_pf = 3"
+    return lab
+
+
 def partial_filtering_submission() -> nbformat.NotebookNode:
     """Lab 09 half right: exercise 1 right, exercise 2 without the DynamoDB attribute type
     (wrong), exercise 3 left untouched."""
@@ -127,6 +139,7 @@ def graded(tmp_path_factory, request):
     nbformat.write(partial_stream_errors_submission(),
                    submissions / "partial" / f"{LAB05}.ipynb")
     nbformat.write(partial_filtering_submission(), submissions / "partial" / f"{LAB09}.ipynb")
+    nbformat.write(partial_scaling_submission(), submissions / "partial" / f"{LAB06}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
     (submissions / "README.txt").write_text("not a learner")
@@ -223,8 +236,10 @@ def test_a_partly_right_submission_scores_in_between(graded):
             row["05/total"]) == ("4", "0", "0", "4")
     assert (row["09/ex1-check"], row["09/ex2-check"], row["09/ex3-check"],
             row["09/total"]) == ("3", "0", "0", "3")
-    assert row["total"] == "12"  # 2 (lab 00) + 3 (lab 03) + 4 (lab 05) + 3 (lab 09)
-    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03, LAB05, LAB09)):
+    assert (row["06/ex1-check"], row["06/ex2-check"], row["06/ex3-check"],
+            row["06/total"]) == ("4", "0", "0", "4")
+    assert row["total"] == "16"  # 2 (lab 00) + 3 (lab 03) + 4 (lab 05) + 4 (lab 06) + 3 (lab 09)
+    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03, LAB05, LAB06, LAB09)):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
         assert row[f"{lab[:2]}/total"] == ""
@@ -253,6 +268,14 @@ def test_the_half_right_filtering_feedback_teaches(graded):
     assert "without the attribute type" in html  # exercise 2's check says what is wrong
     assert "ex3_handler is not defined yet" in html
     assert "Score: 3.0 / 10.0" in html
+
+
+def test_the_half_right_scaling_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB06}.html").read_text(encoding="utf-8")
+    assert "so the database never saw more than 10 writers" in html  # exercise 1 passed
+    assert "the stream needs at least 2 shards" in html  # exercise 2's check says what is wrong
+    assert "ex3_config is not defined yet" in html
+    assert "Score: 4.0 / 10.0" in html
 
 
 def test_the_untouched_feedback_teaches(graded):
@@ -311,7 +334,8 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
     expected = sorted([f"solution/{p.stem}.html" for p in SOLUTIONS]
                       + [f"untouched/{p.stem}.html" for p in LABS]
                       + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
-                         f"partial/{LAB05}.html", f"partial/{LAB09}.html"])
+                         f"partial/{LAB05}.html", f"partial/{LAB09}.html",
+                         f"partial/{LAB06}.html"])
     assert pages == expected
 
 
