@@ -133,6 +133,10 @@ class Function:
                 "stackTrace": traceback.format_tb(exc.__traceback__)[-3:],
             }
             return Result("error", min(seconds, self.timeout), error=error)
+        except KeyboardInterrupt:  # the learner stopping the notebook, not the handler failing
+            raise
+        except BaseException as exc:  # noqa: BLE001 - sys.exit() and the like end the runtime
+            return Result("error", min(seconds, self.timeout), error=exit_error(exc, context))
         if seconds > self.timeout:
             message = f"Task timed out after {self.timeout:.2f} seconds"
             return Result("timeout", self.timeout, error={"errorMessage": message})
@@ -146,6 +150,23 @@ class Function:
             }
             return Result("error", seconds, error=error)
         return Result("ok", seconds, returned=returned)
+
+
+def exit_error(exc: BaseException, context) -> dict:
+    """The function error of a handler that ended its runtime process (``sys.exit()``).
+
+    MODELLING CHOICE: Lambda reports a runtime process that exits during an invocation as an
+    invocation error of the runtime (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html);
+    the errorType ``Runtime.ExitError`` and the message below are what Lambda writes to the
+    function's log, but no AWS page states them. Nothing a handler raises stops the simulation.
+    """
+    code = exc.code if isinstance(exc, SystemExit) else 1
+    status = 0 if code is None else code if isinstance(code, int) else 1
+    return {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {context.aws_request_id} Error: Runtime exited with error: "
+        f"exit status {status}",
+    }
 
 
 def zip_stub() -> bytes:

@@ -36,7 +36,9 @@ from .concurrency import Concurrency
 from .functions import register
 from .ledger import Ledger, StreamLedger, conservation, stream_conservation
 from .limits import MESSAGES
+from .moto import dynamodb_shards as moto_ddb_shards
 from .moto import iam as moto_iam
+from .moto import kinesis as moto_kinesis
 from .moto import sqs as moto_sqs
 from .moto import streams as moto_streams
 from .sqs.delivery import Delivery
@@ -155,8 +157,11 @@ class Lab:
         self._internal: dict = {}
         self._pollers: dict = {}
         self.delivery = delivery
+        self._draining: dict = {}  #: mapping UUID -> a stopped stream poller still finishing
         moto_sqs.install(self.ledger, delivery)
         moto_streams.install(self)
+        moto_kinesis.install(self)  # shard throughput (esmlab.streams.throughput)
+        moto_ddb_shards.install()  # several DynamoDB stream shards (lab.dynamodb_stream_shards)
         moto_iam.install()
         mapping_api.install(self)
         self.cloudwatch = cloudwatch.install(self)  # metrics, logs and alarms (esmlab.cloudwatch)
@@ -217,6 +222,19 @@ class Lab:
                              "mapping of this lab (for SQS use lab.conservation())")
         return stream_conservation(self, mapping_uuid)
 
+    def dynamodb_stream_shards(self, table_name: str, count: int) -> None:
+        """Give the stream of ``table_name`` ``count`` shards (1-100; moto's model is 1), before
+        its first write. A record goes to a shard by a hash of the item's partition key, so each
+        item's records keep their order (a modelling choice: docs/simulator.md)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        self._check_open()
+        tables = dynamodb_backends[self.account_id][self.region].tables
+        if table_name not in tables:
+            raise ValueError(f"table_name {table_name!r} is not a table of this lab "
+                             f"(tables: {sorted(tables) or 'none'})")
+        moto_ddb_shards.set_shard_count(tables[table_name], count)
+
     def close(self) -> None:
         global _open_lab
         if self.closed:
@@ -227,6 +245,8 @@ class Lab:
         cloudwatch.uninstall(self)
         moto_sqs.uninstall()
         moto_streams.uninstall()
+        moto_kinesis.uninstall()
+        moto_ddb_shards.uninstall()
         moto_iam.uninstall()
         self._mock.stop()
         self.clock.stop()
@@ -250,7 +270,10 @@ class Lab:
         global _session
         if _session is None:  # one session for all labs: its loader caches the service models
             _session = boto3.session.Session()
-        config = Config(retries={"max_attempts": 1, "mode": "standard"})
+        # One attempt, no retry: a retry would sleep in real time and land at the same
+        # simulated instant, so a throttled Kinesis call (esmlab.streams.throughput) would
+        # only fail again. Producers retry themselves, after lab.run moves time on.
+        config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
         client = _session.client(service, region_name=self.region, config=config)
         client.meta.events.register_first("before-send", self._refuse_if_closed)
         return client
@@ -313,8 +336,13 @@ class Lab:
         self.trace.add(self.now, "state", mapping=mapping.uuid, source=mapping.source_arn,
                        detail={"state": mapping.state})
 
-    def settle(self, mapping, state):
-        """End a transitional state (M8): start or stop the mapping's pollers."""
+    def settle(self, mapping, state, generation):
+        """End a transitional state (M8): start or stop the mapping's pollers.
+
+        Only the latest transition settles: one that a later call replaced (a mapping deleted
+        while Creating) does nothing, so the state the learner asked for last wins."""
+        if generation != mapping.generation or self.mappings.get(mapping.uuid) is not mapping:
+            return
         if mapping.state in ("Disabling", "Deleting"):
             self._stop_poller(mapping)
         if state is None:
@@ -329,6 +357,8 @@ class Lab:
             self._start_poller(mapping)
 
     def _start_poller(self, mapping):
+        if mapping.uuid in self._draining:
+            return  # started by poller_drained, when the stopped poller's invocations end
         if mapping.kind == "sqs":
             poller = SqsPoller(self, mapping)
         else:
@@ -348,6 +378,12 @@ class Lab:
         for poller in self._pollers.values():
             if poller.mapping.kind == kind:
                 poller.on_record()
+
+    def on_reshard(self, stream_arn):
+        """moto_kinesis: a shard of the stream was split or merged; its mappings follow."""
+        for poller in list(self._pollers.values()):
+            if poller.mapping.source_arn == stream_arn:
+                poller.resharding.refresh()
 
     def send_to_destination(self, poller, batch, why, invocations) -> bool:
         """Write the failure record of a discarded batch to the mapping's on-failure target."""
@@ -429,11 +465,24 @@ class Lab:
         if poller is not None:
             poller.reconfigure()
 
+    def poller_of(self, mapping):
+        """The mapping's running poller, or None (disabled, deleted, or in transition)."""
+        return self._pollers.get(mapping.uuid)
+
     def restart_poller(self, mapping):
-        self._pollers.pop(mapping.uuid, None)
+        self._stop_poller(mapping)
         self._start_poller(mapping)
 
     def _stop_poller(self, mapping):
         poller = self._pollers.pop(mapping.uuid, None)
         if poller is not None:
             poller.stop()
+            if getattr(poller, "draining", False):
+                self._draining[mapping.uuid] = poller
+
+    def poller_drained(self, mapping):
+        """A stopped stream poller's last invocation ended: its successor may start now."""
+        self._draining.pop(mapping.uuid, None)
+        if self.mappings.get(mapping.uuid) is mapping and mapping.state in ("Enabled",
+                                                                            "Updating"):
+            self._start_poller(mapping)

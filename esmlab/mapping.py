@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 TRANSITION_SECONDS = 2.0
+TRANSITIONAL_STATES = ("Creating", "Enabling", "Updating", "Disabling", "Deleting")
 
 # Keys an SQS mapping's response carries, in the order Lambda's API returns them (recorded 2025).
 SQS_KEYS = (
@@ -73,6 +74,8 @@ class EventSourceMapping:
     last_processing_result: str = "No records processed"
     #: SQS: absent from responses (as recorded) until the poller is denied a call (sqs/poller.py)
     sqs_processing_result: str | None = None
+    running: int = 0  #: invocations of this mapping in flight, from any of its pollers
+    generation: int = 0  #: counts state transitions; a settle scheduled before the last one is stale
 
     @property
     def enabled(self) -> bool:

@@ -16,7 +16,7 @@ from botocore.awsrequest import AWSResponse
 
 from . import limits
 from .limits import MESSAGES, REPORTED, UNRECORDED
-from .mapping import TRANSITION_SECONDS, EventSourceMapping
+from .mapping import TRANSITION_SECONDS, TRANSITIONAL_STATES, EventSourceMapping
 
 OPERATIONS = {
     "CreateEventSourceMapping",
@@ -50,7 +50,7 @@ class ApiError(Exception):
         body = {"Error": {"Code": self.code, "Message": self.message}}
         if self.code in ("InvalidParameterValueException", "ResourceConflictException"):
             body.update(Type="User", message=self.message)
-        elif self.code == "ResourceNotFoundException":
+        elif self.code in ("ResourceNotFoundException", "ResourceInUseException"):
             body.update(Type="User", Message=self.message)
         return body
 
@@ -156,7 +156,8 @@ class MappingApi:
         self.lab.mappings[ident] = mapping
         self.lab.record_state(mapping)
         if mapping.state == "Creating":
-            self.lab.clock.after(TRANSITION_SECONDS, self.lab.settle, mapping, "Enabled")
+            self.lab.clock.after(TRANSITION_SECONDS, self.lab.settle, mapping, "Enabled",
+                                 mapping.generation)
         return 202, mapping.response()
 
     def GetEventSourceMapping(self, params):
@@ -202,7 +203,9 @@ class MappingApi:
         queue = self.lab.queue_by_arn(mapping.source_arn) if mapping.kind == "sqs" else None
         if queue is not None:
             check_sqs_rules(config, queue, function)
-        # a refused update changes nothing: apply it only after every check passed
+        # the request's own parameters are checked first, then the mapping's state; a refused
+        # update changes nothing: apply it only after every check passed
+        refuse_in_transition(mapping, "UpdateEventSourceMapping", TRANSITIONAL_STATES)
         mapping.function_name, mapping.function_arn = name, function_arn
         mapping.config = config
         mapping.last_modified = self.lab.datetime()
@@ -218,6 +221,7 @@ class MappingApi:
 
     def DeleteEventSourceMapping(self, params):
         mapping = self.find(params.get("UUID"))
+        refuse_in_transition(mapping, "DeleteEventSourceMapping", DELETE_REFUSED_STATES)
         self.transition(mapping, "Deleting", None)
         return 202, mapping.response()
 
@@ -228,11 +232,32 @@ class MappingApi:
         return mapping
 
     def transition(self, mapping, now_state, then_state):
+        mapping.generation += 1  # any settle still scheduled for an earlier state is now stale
         mapping.state = now_state
         self.lab.record_state(mapping)
         if now_state in ("Disabling", "Deleting"):
             self.lab._stop_poller(mapping)  # delivery stops as soon as the user disables
-        self.lab.clock.after(TRANSITION_SECONDS, self.lab.settle, mapping, then_state)
+        self.lab.clock.after(TRANSITION_SECONDS, self.lab.settle, mapping, then_state,
+                             mapping.generation)
+
+
+#: MODELLING CHOICE: states in which DeleteEventSourceMapping is refused. The API reference's
+#: ResourceInUseException names deleting a mapping that is UPDATING; esmlab also refuses it
+#: while the mapping is Enabling or Disabling (the other states an update starts) and while it is
+#: already Deleting. Deleting a mapping that is still Creating is accepted
+#: (https://docs.aws.amazon.com/lambda/latest/api/API_DeleteEventSourceMapping.html).
+DELETE_REFUSED_STATES = ("Enabling", "Updating", "Disabling", "Deleting")
+
+
+def refuse_in_transition(mapping, operation, states) -> None:
+    """ResourceInUseException for a call on a mapping in a transitional state: the API
+    reference names updating a mapping that is CREATING and deleting one that is UPDATING
+    (https://docs.aws.amazon.com/lambda/latest/api/API_UpdateEventSourceMapping.html,
+    https://docs.aws.amazon.com/lambda/latest/api/API_DeleteEventSourceMapping.html).
+    MODELLING CHOICE: esmlab refuses an update in every transitional state."""
+    if mapping.state in states:
+        raise ApiError("ResourceInUseException", UNRECORDED["in_use"].format(
+            uuid=mapping.uuid, state=mapping.state, operation=operation))
 
 
 SQS_UPDATABLE = (

@@ -10,9 +10,13 @@ built from the repository:
 * learner ``partial`` submits lab 00, with exercise 1 answered correctly, exercise 2 wrong,
   and exercise 2's locked check cell replaced by ``pass`` (nbgrader puts the original back);
   and lab 03, with exercise 1 right, exercise 2 wrong and exercise 3 untouched;
+  and lab 04, with exercise 1 wrong (no ReportBatchItemFailures), exercises 2 and 3 right and
+  exercise 4 untouched;
   and lab 05, with exercise 1 right, exercise 2 wrong (AFTER_SEQUENCE_NUMBER) and exercise 3
   untouched; and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and
-  exercise 3 untouched.
+  exercise 3 untouched;
+  and lab 10, with exercise 1 right, exercise 2 wrong (Kinesis for table changes) and exercise 3
+  untouched.
 
 Every solution and lab is picked up from the folders, so new labs are graded without a change
 here. The run's duration is written to the terminal.
@@ -40,9 +44,11 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
 LAB00 = "00-first-mapping"
 LAB03 = "03-ordering"
+LAB04 = "04-sqs-errors"
 LAB05 = "05-stream-errors"
 LAB06 = "06-scaling"
 LAB09 = "09-filtering-windows"
+LAB10 = "10-choosing"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
 
 _spec = importlib.util.spec_from_file_location("make_labs", ROOT / "scripts" / "make_labs.py")
@@ -77,6 +83,25 @@ def partial_ordering_submission() -> nbformat.NotebookNode:
     answers["ex2-answer"].source = (
         'ex2_lanes = {"alice": 0, "bob": 1, "carol": 2, "dave": 3}\nex2_peak = 4')
     return lab
+
+
+def partial_sqs_errors_submission() -> nbformat.NotebookNode:
+    """Lab 04 half right: exercise 1 without ReportBatchItemFailures (wrong), exercises 2 and 3
+    right, exercise 4 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB04}.ipynb", as_version=4)
+    solution = nbformat.read(ROOT / "solutions" / f"{LAB04}.ipynb", as_version=4)
+    markers = (make_labs.BEGIN, make_labs.END)
+    for grade_id in ("ex2-answer", "ex3-answer"):
+        answer = graded_cell(solution, grade_id).source.split("\n")
+        graded_cell(lab, grade_id).source = "\n".join(x for x in answer if x.strip() not in markers)
+    graded_cell(lab, "ex1-answer").source = (
+        'ex1_queue_attributes = {"RedrivePolicy": json.dumps({"deadLetterTargetArn": '
+        'lab04.DLQ_ARN, "maxReceiveCount": "4"})}\nex1_mapping = {}')
+    return lab
+
+
+def graded_cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
 def partial_stream_errors_submission() -> nbformat.NotebookNode:
@@ -124,6 +149,17 @@ def partial_filtering_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_choosing_submission() -> nbformat.NotebookNode:
+    """Lab 10 half right: exercise 1 right, exercise 2 a Kinesis stream for a table's changes
+    (wrong), exercise 3 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB10}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = 'ex1_choice = Choice("kinesis", pf=4, retries=1, dlq=True)'
+    answers["ex2-answer"].source = 'ex2_choice = Choice("kinesis", retries=1, dlq=True)'
+    return lab
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, request):
     """Run the grading command once; return its CSV rows (by learner), header and paths."""
@@ -136,9 +172,11 @@ def graded(tmp_path_factory, request):
     (submissions / "partial").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / f"{LAB00}.ipynb")
     nbformat.write(partial_ordering_submission(), submissions / "partial" / f"{LAB03}.ipynb")
+    nbformat.write(partial_sqs_errors_submission(), submissions / "partial" / f"{LAB04}.ipynb")
     nbformat.write(partial_stream_errors_submission(),
                    submissions / "partial" / f"{LAB05}.ipynb")
     nbformat.write(partial_filtering_submission(), submissions / "partial" / f"{LAB09}.ipynb")
+    nbformat.write(partial_choosing_submission(), submissions / "partial" / f"{LAB10}.ipynb")
     nbformat.write(partial_scaling_submission(), submissions / "partial" / f"{LAB06}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
@@ -232,14 +270,20 @@ def test_a_partly_right_submission_scores_in_between(graded):
     assert (row["00/ex1-check"], row["00/ex2-check"], row["00/total"]) == ("2", "0", "2")
     assert (row["03/ex1-check"], row["03/ex2-check"], row["03/ex3-check"],
             row["03/total"]) == ("3", "0", "0", "3")
+    assert (row["04/ex1-check"], row["04/ex2-check"], row["04/ex3-check"], row["04/ex4-check"],
+            row["04/total"]) == ("0", "3", "2", "0", "5")
     assert (row["05/ex1-check"], row["05/ex2-check"], row["05/ex3-check"],
             row["05/total"]) == ("4", "0", "0", "4")
     assert (row["09/ex1-check"], row["09/ex2-check"], row["09/ex3-check"],
             row["09/total"]) == ("3", "0", "0", "3")
+    assert (row["10/ex1-check"], row["10/ex2-check"], row["10/ex3-check"],
+            row["10/total"]) == ("3", "0", "0", "3")
     assert (row["06/ex1-check"], row["06/ex2-check"], row["06/ex3-check"],
             row["06/total"]) == ("4", "0", "0", "4")
-    assert row["total"] == "16"  # 2 (lab 00) + 3 (lab 03) + 4 (lab 05) + 4 (lab 06) + 3 (lab 09)
-    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03, LAB05, LAB06, LAB09)):
+    # 2 (lab 00) + 3 (lab 03) + 5 (lab 04) + 4 (lab 05) + 4 (lab 06) + 3 (lab 09) + 3 (lab 10)
+    assert row["total"] == "24"
+    partial = (LAB00, LAB03, LAB04, LAB05, LAB06, LAB09, LAB10)
+    for lab in (p.stem for p in SOLUTIONS if p.stem not in partial):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
         assert row[f"{lab[:2]}/total"] == ""
@@ -267,6 +311,21 @@ def test_the_half_right_filtering_feedback_teaches(graded):
     assert "held-out messages" in html  # exercise 1's check passed
     assert "without the attribute type" in html  # exercise 2's check says what is wrong
     assert "ex3_handler is not defined yet" in html
+    assert "Score: 3.0 / 10.0" in html
+
+
+def test_the_half_right_sqs_errors_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB04}.html").read_text(encoding="utf-8")
+    assert "Lambda ignored the response" in html  # exercise 1's check says what is wrong
+    assert "the five good orders were deleted after one delivery" in html  # exercise 2 passed
+    assert "Score: 5.0 / 10.0" in html
+
+
+def test_the_half_right_choosing_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB10}.html").read_text(encoding="utf-8")
+    assert "meets all 3 requirements" in html  # exercise 1's check passed
+    assert "react to table changes" in html  # exercise 2's check says what is wrong
+    assert "ex3_decide is not defined yet" in html
     assert "Score: 3.0 / 10.0" in html
 
 
@@ -334,7 +393,8 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
     expected = sorted([f"solution/{p.stem}.html" for p in SOLUTIONS]
                       + [f"untouched/{p.stem}.html" for p in LABS]
                       + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
-                         f"partial/{LAB05}.html", f"partial/{LAB09}.html",
+                         f"partial/{LAB04}.html", f"partial/{LAB05}.html",
+                         f"partial/{LAB09}.html", f"partial/{LAB10}.html",
                          f"partial/{LAB06}.html"])
     assert pages == expected
 

@@ -30,6 +30,12 @@ are kept as explicit examples:
 * lowering ``MaximumConcurrency`` with ``UpdateEventSourceMapping`` caps the next burst (the old
   cap held until a scaling tick after messages arrived).
 
+6. mappings changed mid-run (tests/lifecycle_scenarios.py, also run in thousands by
+   benchmarks/soak.py): disabled, enabled, updated, deleted and recreated at random moments, a
+   mapping loses nothing (held messages are receivable once their visibility timeout has
+   passed), never invokes while not Enabled, keeps FIFO groups exclusive and ordered and its
+   MaximumConcurrency, and the same seed gives the same trace.
+
 Settings are derandomized (no example database) so CI runs the same examples every time; the file
 takes about 35 s of CPU
 (40-80 s wall-clock on a busy machine).
@@ -46,6 +52,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import event as count_case
 from hypothesis import strategies as st
+from lifecycle_scenarios import HypothesisPicker, draw_scenario
+from lifecycle_scenarios import run as run_lifecycle
 
 from esmlab import Lab
 from esmlab.trace import peak_concurrency
@@ -756,3 +764,22 @@ def test_best_effort_delivery_same_seed_same_trace_and_fifo_untouched(sc, rates)
     assert summary(first) == summary(second)
     if sc.fifo:  # FIFO order and de-duplication are SQS's own: nothing is reordered or copied
         assert first.fingerprint == run_scenario(sc, seed=11).fingerprint
+# --- mappings changed mid-run (issue 16) --------------------------------------------------------
+# Scenarios and properties in tests/lifecycle_scenarios.py, shared with benchmarks/soak.py.
+
+
+@settings(PROPERTY_SETTINGS, max_examples=5)
+@given(st.data(), st.sampled_from(("sqs", "fifo")))
+def test_mappings_changed_mid_run_keep_every_property(data, source):
+    sc = draw_scenario(HypothesisPicker(data), source)
+    outcome = run_lifecycle(sc)
+    note(f"{sc}: {outcome.invocations} invocations")
+    count_case(f"{source}: {outcome.invocations > 0 and 'invoked' or 'no invocation'}")
+    assert outcome.violations == []
+
+
+@settings(PROPERTY_SETTINGS, max_examples=1)
+@given(st.data(), st.sampled_from(("sqs", "fifo")))
+def test_mappings_changed_mid_run_same_seed_same_trace(data, source):
+    sc = draw_scenario(HypothesisPicker(data), source)
+    assert run_lifecycle(sc, seed=3).fingerprint == run_lifecycle(sc, seed=3).fingerprint

@@ -122,6 +122,7 @@ def test_exclusive_with_maximum_concurrency_on_create_and_update(env):
     assert response["Error"]["Message"] == UNRECORDED["provisioned_with_maximum_concurrency"]
     # the rejected update changed nothing
     assert "ProvisionedPollerConfig" not in env.lam.get_event_source_mapping(UUID=capped)
+    env.lab.run(until=env.lab.now + 3)  # Creating/Updating refuse updates (ResourceInUse)
     # clearing ScalingConfig in the same update switches modes
     switched = env.lam.update_event_source_mapping(
         UUID=capped, ScalingConfig={}, ProvisionedPollerConfig={"MinimumPollers": 4})
@@ -160,12 +161,15 @@ def test_echoed_with_defaults_in_create_get_list_and_update(env):
     assert env.lam.get_event_source_mapping(UUID=uuid)["ProvisionedPollerConfig"] == expected
     listed = env.lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]
     assert listed[0]["ProvisionedPollerConfig"] == expected
+    env.lab.run(until=env.lab.now + 3)  # Creating/Updating refuse updates (ResourceInUse)
     updated = env.lam.update_event_source_mapping(
         UUID=uuid, ProvisionedPollerConfig={"MinimumPollers": 3, "MaximumPollers": 40})
     assert updated["ProvisionedPollerConfig"] == {"MinimumPollers": 3, "MaximumPollers": 40}
+    env.lab.run(until=env.lab.now + 3)  # Creating/Updating refuse updates (ResourceInUse)
     # an update of something else keeps it
     updated = env.lam.update_event_source_mapping(UUID=uuid, BatchSize=5)
     assert updated["ProvisionedPollerConfig"] == {"MinimumPollers": 3, "MaximumPollers": 40}
+    env.lab.run(until=env.lab.now + 3)  # Creating/Updating refuse updates (ResourceInUse)
     # an empty one switches back to the default mode and leaves the response
     cleared = env.lam.update_event_source_mapping(UUID=uuid, ProvisionedPollerConfig={})
     assert "ProvisionedPollerConfig" not in cleared

@@ -112,7 +112,9 @@ class Slot:
         while True:
             if poller.provisioned is not None and poller.throughput_spent(self):
                 return
-            want = min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, poller.mapping.batch_size - len(self.batch))
+            want = self.room()
+            if want <= 0:  # BatchSize was lowered below what this batch already holds
+                return self.close("batch_size")
             answer = poller.receive(want)
             if answer is None:
                 return self.denied()
@@ -130,6 +132,11 @@ class Slot:
             if len(received) < want:
                 break
         self.wait()
+
+    def room(self) -> int:
+        """How many messages the next ReceiveMessage may ask for (BatchSize may have changed)."""
+        return min(limits.SQS_MAX_MESSAGES_PER_RECEIVE,
+                   self.poller.mapping.batch_size - len(self.batch))
 
     def add(self, items) -> str | None:
         """Add received messages; returns the trigger if the batch is now full."""
@@ -175,11 +182,10 @@ class Slot:
             return
         if self.poller.provisioned is not None and self.poller.throughput_spent(self):
             return
+        if self.room() <= 0:  # BatchSize was lowered below what this batch already holds
+            return self.close("batch_size")
         # the long poll that was waiting answers: its request was authorized when it began
-        items, received = self.poller.receive(
-            min(limits.SQS_MAX_MESSAGES_PER_RECEIVE, self.poller.mapping.batch_size - len(self.batch)),
-            authorized=True,
-        )
+        items, received = self.poller.receive(self.room(), authorized=True)
         if not items:  # another slot took them (or filters deleted them): keep waiting
             if received:
                 self.poller.wake_next()
@@ -220,6 +226,10 @@ class Slot:
             self.receive()
 
     def close(self, trigger):
+        size = self.poller.mapping.batch_size
+        if len(self.batch) > size:  # BatchSize was lowered: the rest waits for the next batch
+            self.carry = self.batch[size:] + self.carry
+            self.batch = self.batch[:size]
         batch, self.batch = self.batch, []
         self.poller.invoke(self, batch, trigger)
 
@@ -245,10 +255,12 @@ class SqsPoller:
         self.stopped = False
         self.tick_timer = None
         self.last_messages_at = lab.now
+        self.busy_at = float("-inf")  # last tick at which no slot was polling
         self.recent_messages = False
         self.recent_errors = 0
         self.wake_scheduled = False
         self.provisioned = None  # a ProvisionedScaling in provisioned mode
+        self.running = 0  #: this poller's invocations in flight
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -301,6 +313,11 @@ class SqsPoller:
         if self.target > self.cap:
             self.set_target(self.cap)
 
+    def lingering(self) -> int:
+        """Invocations of this mapping still running from a poller stopped by a disable or an
+        update: MaximumConcurrency counts every invocation of the mapping (services-sqs-scaling)."""
+        return self.mapping.running - self.running
+
     def set_target(self, target):
         if target != self.target:
             self.target = target
@@ -311,12 +328,12 @@ class SqsPoller:
                 self.lab.now, "scale", mapping=self.mapping.uuid, source=self.queue_arn,
                 detail=detail,
             )
-        while len(self.slots) < self.target:
+        while len(self.slots) + self.lingering() < self.target:
             slot = Slot(self)
             self.slots.add(slot)
             self.lab.clock.at(self.lab.now, slot.begin)
         for slot in [s for s in self.waiting if not s.batch]:
-            if len(self.slots) <= self.target:
+            if len(self.slots) + self.lingering() <= self.target:
                 break
             self.waiting.remove(slot)
             slot.stop()
@@ -326,7 +343,8 @@ class SqsPoller:
     def retire_if_excess(self, slot) -> bool:
         """Retire ``slot`` if the mapping stopped, or if there are too many slots and it holds
         no messages (a stopped mapping drops them: they reappear after the visibility timeout)."""
-        excess = len(self.slots) > self.target and not slot.carry and not slot.batch
+        excess = (len(self.slots) + self.lingering() > self.target
+                  and not slot.carry and not slot.batch)
         if self.stopped or slot.retired or excess:
             slot.retired = True
             self.slots.discard(slot)
@@ -344,7 +362,13 @@ class SqsPoller:
         if self.provisioned is not None:
             return self.tick_provisioned()
         floor = min(limits.SQS_START_CONCURRENCY, self.cap)
-        idle = self.lab.now - self.last_messages_at
+        if not self.waiting:
+            # MODELLING CHOICE (as provisioned mode's M4-P): a second in which no slot is
+            # polling, every one busy with a batch, is not idle. Without this, invocations
+            # longer than 60 s looked like an idle queue and the target fell while a backlog
+            # remained.
+            self.busy_at = self.lab.now
+        idle = self.lab.now - max(self.last_messages_at, self.busy_at)
         if self.recent_errors:
             target = max(floor, self.target // 2)
         elif self.recent_messages and not self.waiting:
@@ -525,6 +549,8 @@ class SqsPoller:
         function = self.lab.functions.get(self.mapping.function_name)
         if function is None or not self.lab.concurrency.try_acquire(function.name):
             return self.throttled(slot, batch)
+        self.running += 1
+        self.mapping.running += 1
         request_id = self.lab.new_request_id()
         ids = tuple(i.id for i in batch)
         invocation = Invocation(request_id, function.name, self.mapping.uuid, self.lab.now, ids)
@@ -557,6 +583,10 @@ class SqsPoller:
 
     def finish(self, slot, batch, invocation, result, function):
         self.lab.concurrency.release(function.name)
+        self.running -= 1
+        self.mapping.running -= 1
+        if self.stopped and (live := self.lab.poller_of(self.mapping)) is not None:
+            live.set_target(live.target)  # the slot this invocation held is free for it
         ids = invocation.records
         failed = ids
         if result.outcome == "ok":
