@@ -164,3 +164,15 @@ def test_checks_say_what_is_missing():
     assert "ex1_config is not defined" in lab06.check_database_writers({}).message
     assert "ex2_shards, ex2_pf are not defined" in lab06.check_stream_keeps_up({}).message
     assert "ex3_config is not defined" in lab06.check_spike_config({}).message
+
+
+def test_a_consumer_falls_behind_until_a_reshard_that_the_same_mapping_follows():
+    """UpdateShardCount 4 -> 8 mid-run: one mapping, parents first (M9), then 8 at once."""
+    behind, grown = sc.reshard(update=False), sc.reshard(update=True)
+    assert max(behind.running) == 4 and behind.ages[-1][1] > 60  # falls further behind
+    assert behind.processed < behind.written  # still in the stream at the end, not lost
+    assert grown.mappings == 1 and max(grown.running) == 8
+    assert len(grown.finished) == 4 and min(t for t, _ in grown.finished) > grown.reshard_at
+    assert grown.processed == grown.written and grown.ages[-1][1] < behind.ages[-1][1] / 4
+    with pytest.raises(TypeError, match="update must be True or False"):
+        sc.reshard("yes")

@@ -668,3 +668,117 @@ def spike(config: dict) -> Spike:
                     if r >= SPIKE["concurrency"]), None)
     quiet = _idle_with(params, params)
     return Spike(dict(config), run, reached, quiet.empty_per_minute[-1])
+
+
+# --- demo 5: a consumer falling behind, and a reshard from 4 to 8 shards -------------------------
+
+RESHARD = {"rate": 30, "seconds": 120, "at": 40, "batch_size": 5, "duration": 1.0}
+
+
+@dataclass(frozen=True)
+class Reshard:
+    """A stream of 4 shards written faster than one mapping at PF 1 can read, resharded to 8."""
+
+    reshard_at: float | None  #: seconds after Enabled of the UpdateShardCount (None: not done)
+    times: tuple
+    running: tuple  #: invocations running at each second
+    ages: tuple  #: (t, IteratorAge in seconds) at each invocation's start
+    finished: tuple  #: (t, parent shard) when the mapping finished a parent and opened its children
+    mappings: int
+    written: int
+    processed: int
+
+    def summary(self) -> str:
+        top = max(a for _, a in self.ages)
+        when = "no reshard" if self.reshard_at is None else f"4 -> 8 shards at {self.reshard_at:g} s"
+        return (f"{when}: peak {max(self.running)} concurrent invocations, IteratorAge up to "
+                f"{top:g} s, last {self.ages[-1][1]:g} s; {self.processed:,} of "
+                f"{self.written:,} records processed by {self.mappings} mapping")
+
+
+def reshard(update: bool = True) -> Reshard:
+    """A producer writes 30 records a second (many partition keys) for 120 s to a stream of 4
+    shards; one mapping (``BatchSize`` 5, PF 1, 1 s invocations) can read 4 x 5 = 20 a second.
+    With ``update``, ``UpdateShardCount`` takes the stream to 8 shards 40 s after Enabled."""
+    if not isinstance(update, bool):
+        raise TypeError(f"update must be True or False, got {update!r}")
+    return _reshard(update)
+
+
+@functools.lru_cache(maxsize=4)
+def _reshard(update) -> Reshard:
+    from esmlab import Lab
+
+    k = RESHARD
+    with Lab(seed=6) as lab:
+        kinesis, lam = lab.client("kinesis"), lab.client("lambda")
+        kinesis.create_stream(StreamName=STREAM, ShardCount=4)
+        arn = kinesis.describe_stream_summary(StreamName=STREAM)["StreamDescriptionSummary"][
+            "StreamARN"]
+        lab.function("clicks-worker", lambda event, context: None, timeout=10,
+                     duration=k["duration"])
+        uuid = lam.create_event_source_mapping(
+            FunctionName="clicks-worker", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+            BatchSize=k["batch_size"])["UUID"]
+
+        def write(second):
+            kinesis.put_records(StreamName=STREAM, Records=[
+                {"PartitionKey": f"user-{second}-{n}", "Data": b'{"click": 1}'}
+                for n in range(k["rate"])])
+
+        for second in range(k["seconds"]):
+            lab.clock.at(START + second, write, second)
+        if update:
+            lab.clock.at(START + k["at"], lambda: kinesis.update_shard_count(
+                StreamName=STREAM, TargetShardCount=8, ScalingType="UNIFORM_SCALING"))
+        horizon = k["seconds"] + 60
+        _quiet_run(lab, START + horizon)
+        times = tuple(range(int(START) + horizon + 1))
+        ages = tuple((e.t - START, e.detail["iterator_age_ms"] / 1000)
+                     for e in lab.trace.of("invoke_start") if "iterator_age_ms" in e.detail)
+        finished = tuple((e.t - START, e.detail["shard"]) for e in lab.trace.of("shard_finished"))
+        mappings = len(lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"])
+        fates = lab.stream_conservation(uuid)["counts"]
+        return Reshard(k["at"] if update else None, times,
+                       _running(lab.trace.invocations, times), ages, finished, mappings,
+                       k["rate"] * k["seconds"], fates.get("processed", 0))
+
+
+def draw_reshard(runs, width: float = 7.0):
+    """Top: invocations running. Bottom: the largest IteratorAge of the invocations started in
+    each 5 s. One line per run."""
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(width, 5.6), layout="constrained",
+                                      sharex=True)
+    styles = {None: ("4 shards, no reshard", "#1f77b4", "--"),
+              "update": ("UpdateShardCount 4 -> 8", "#e66100", "-")}
+    for run in runs:
+        label, colour, style = styles[None if run.reshard_at is None else "update"]
+        top.plot([t - START for t in run.times], run.running, color=colour, linestyle=style,
+                 linewidth=2, label=label, drawstyle="steps-post")
+        worst: dict[int, float] = {}  # the oldest IteratorAge in each 5 s, over all shards
+        for t, age in run.ages:
+            worst[int(t // 5) * 5] = max(age, worst.get(int(t // 5) * 5, 0.0))
+        bottom.plot(sorted(worst), [worst[t] for t in sorted(worst)], color=colour,
+                    linestyle=style, linewidth=2, label=label, drawstyle="steps-post")
+    for run in runs:
+        if run.reshard_at is not None:
+            for axis in (top, bottom):
+                axis.axvline(run.reshard_at, color="#555555", linewidth=0.8, linestyle=":")
+            top.text(run.reshard_at + 2, 8.6, "reshard", fontsize=9, color="#333333")
+            if run.finished:
+                last = max(t for t, _ in run.finished)
+                top.text(last + 2, 1.0, "parents finished,\nchildren opened", fontsize=9,
+                         color="#333333")
+    top.set_ylim(0, 10)
+    top.set_ylabel("invocations running")
+    top.set_title(f"{RESHARD['rate']} records a second written for {RESHARD['seconds']} s; "
+                  f"BatchSize {RESHARD['batch_size']}, {RESHARD['duration']:g} s invocations",
+                  fontsize=11)
+    top.grid(alpha=0.3)
+    top.legend(fontsize=9, loc="upper right")
+    bottom.set_ylabel("IteratorAge (s),\nmaximum of each 5 s")
+    bottom.set_xlabel("seconds after the mapping is Enabled")
+    bottom.grid(alpha=0.3)
+    return fig
