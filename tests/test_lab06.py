@@ -176,3 +176,10 @@ def test_a_consumer_falls_behind_until_a_reshard_that_the_same_mapping_follows()
     assert grown.processed == grown.written and grown.ages[-1][1] < behind.ages[-1][1] / 4
     with pytest.raises(TypeError, match="update must be True or False"):
         sc.reshard("yes")
+
+
+def test_exercise2_with_one_shard_the_simulator_refuses_writes():
+    """The shard write limit (1 MB/s) is kept by the simulator, not only by the check's sums."""
+    run = sc.keeps_up(1, 3)
+    assert run.written < sc.KEEP_UP["rate"] * sc.KEEP_UP["seconds"]
+    assert "ProvisionedThroughputExceededException" in lab06.stream_keeps_up(1, 3).message

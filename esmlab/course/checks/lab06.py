@@ -102,6 +102,7 @@ def stream_keeps_up(shards, parallelization) -> Check:
         return failed(f"ex2_shards, ex2_pf: {error}.")
     needed = scaling.shards_for_writes(k["rate"], k["record_kb"])
     mb = k["rate"] * k["record_kb"] / 1_000
+    sent = k["rate"] * k["seconds"]
     lanes = shards * parallelization
     per_lane = k["batch_size"] / k["duration"]
     facts = (f"{shards} shard{'s' if shards != 1 else ''} x PF {parallelization} = {lanes} "
@@ -112,7 +113,9 @@ def stream_keeps_up(shards, parallelization) -> Check:
             f"{facts}. The producer writes {k['rate']} records of {k['record_kb']:g} KB a "
             f"second, {mb:g} MB/s, and a shard takes at most 1 MB/s or 1,000 records a second "
             f"of writes ({QUOTAS}): the stream needs at least {needed} shards, whatever the "
-            "consumer does. (The 1,000 records a second is the write limit, not what a shard "
+            f"consumer does; in the simulator it refused {sent - run.written:,} of the "
+            f"{sent:,} records with ProvisionedThroughputExceededException. (The 1,000 records "
+            "a second is the write limit, not what a shard "
             "delivers to a reader: E10.) Lambda's ParallelizationFactor adds readers, not "
             "write capacity.")
     if shards > EX2_MAX_SHARDS:

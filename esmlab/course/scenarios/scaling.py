@@ -622,9 +622,12 @@ def _keeps_up(shards, parallelization) -> KeepUp:
             FunctionName="clicks-worker", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
             BatchSize=KEEP_UP["batch_size"], ParallelizationFactor=parallelization)["UUID"]
 
+        refused = []  # records over a shard's write limit (PutRecords answers them one by one)
+
         def write(second):
-            kinesis.put_records(StreamName=STREAM, Records=[
+            answer = kinesis.put_records(StreamName=STREAM, Records=[
                 {"PartitionKey": f"user-{second}-{n}", "Data": data} for n in range(rate)])
+            refused.append(answer["FailedRecordCount"])
 
         for second in range(seconds):
             lab.clock.at(START + second, write, second)
@@ -632,7 +635,8 @@ def _keeps_up(shards, parallelization) -> KeepUp:
         ages = [(e.t, e.detail["iterator_age_ms"] / 1000) for e in lab.trace.of("invoke_start")
                 if "iterator_age_ms" in e.detail and e.t <= START + seconds]
         fates = lab.stream_conservation(uuid)["counts"]
-        return KeepUp(shards, parallelization, rate * seconds, fates.get("processed", 0),
+        return KeepUp(shards, parallelization, rate * seconds - sum(refused),
+                      fates.get("processed", 0),
                       peak_concurrency(lab.trace.invocations),
                       max((a for _, a in ages), default=0.0),
                       ages[-1][1] if ages else 0.0)
