@@ -14,6 +14,7 @@ built from the repository:
   exercise 4 untouched;
   and lab 05, with exercise 1 right, exercise 2 wrong (AFTER_SEQUENCE_NUMBER) and exercise 3
   untouched;
+  and lab 06, with exercise 1 right, exercise 2 wrong (one shard) and exercise 3 untouched;
   and lab 07, with exercise 1 right, exercise 2 wrong (no sqs:SendMessage for the destination)
   and exercise 3 untouched;
   and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and exercise 3
@@ -49,6 +50,7 @@ LAB00 = "00-first-mapping"
 LAB03 = "03-ordering"
 LAB04 = "04-sqs-errors"
 LAB05 = "05-stream-errors"
+LAB06 = "06-scaling"
 LAB09 = "09-filtering-windows"
 LAB10 = "10-choosing"
 LAB07 = "07-iam"
@@ -127,6 +129,17 @@ def partial_stream_errors_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_scaling_submission() -> nbformat.NotebookNode:
+    """Lab 06 half right: exercise 1 right, exercise 2 one shard (wrong: the writes need two),
+    exercise 3 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB06}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = 'ex1_config = {"orders": 6, "refunds": 4, "reserved": 10}'
+    answers["ex2-answer"].source = "ex2_shards = 1\nex2_pf = 3"
+    return lab
+
+
 def partial_filtering_submission() -> nbformat.NotebookNode:
     """Lab 09 half right: exercise 1 right, exercise 2 without the DynamoDB attribute type
     (wrong), exercise 3 left untouched."""
@@ -186,6 +199,7 @@ def graded(tmp_path_factory, request):
                    submissions / "partial" / f"{LAB05}.ipynb")
     nbformat.write(partial_filtering_submission(), submissions / "partial" / f"{LAB09}.ipynb")
     nbformat.write(partial_choosing_submission(), submissions / "partial" / f"{LAB10}.ipynb")
+    nbformat.write(partial_scaling_submission(), submissions / "partial" / f"{LAB06}.ipynb")
     nbformat.write(partial_iam_submission(), submissions / "partial" / f"{LAB07}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
@@ -289,9 +303,12 @@ def test_a_partly_right_submission_scores_in_between(graded):
             row["07/total"]) == ("3", "0", "0", "3")
     assert (row["10/ex1-check"], row["10/ex2-check"], row["10/ex3-check"],
             row["10/total"]) == ("3", "0", "0", "3")
-    # 2 (lab 00) + 3 (lab 03) + 5 (lab 04) + 4 (lab 05) + 3 (lab 07) + 3 (lab 09) + 3 (lab 10)
-    assert row["total"] == "23"
-    partial = (LAB00, LAB03, LAB04, LAB05, LAB07, LAB09, LAB10)
+    assert (row["06/ex1-check"], row["06/ex2-check"], row["06/ex3-check"],
+            row["06/total"]) == ("4", "0", "0", "4")
+    # 2 (lab 00) + 3 (lab 03) + 5 (lab 04) + 4 (lab 05) + 4 (lab 06) + 3 (lab 07) + 3 (lab 09)
+    # + 3 (lab 10)
+    assert row["total"] == "27"
+    partial = (LAB00, LAB03, LAB04, LAB05, LAB06, LAB07, LAB09, LAB10)
     for lab in (p.stem for p in SOLUTIONS if p.stem not in partial):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
@@ -344,6 +361,14 @@ def test_the_half_right_iam_feedback_teaches(graded):
     assert "DestinationDeliveryFailures 1" in html  # exercise 2's check says what is wrong
     assert "ex3_action, ex3_fix are not defined yet" in html
     assert "Score: 3.0 / 10.0" in html
+
+
+def test_the_half_right_scaling_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB06}.html").read_text(encoding="utf-8")
+    assert "so the database never saw more than 10 writers" in html  # exercise 1 passed
+    assert "the stream needs at least 2 shards" in html  # exercise 2's check says what is wrong
+    assert "ex3_config is not defined yet" in html
+    assert "Score: 4.0 / 10.0" in html
 
 
 def test_the_untouched_feedback_teaches(graded):
@@ -403,8 +428,8 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
                       + [f"untouched/{p.stem}.html" for p in LABS]
                       + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
                          f"partial/{LAB04}.html", f"partial/{LAB05}.html",
-                         f"partial/{LAB07}.html", f"partial/{LAB09}.html",
-                         f"partial/{LAB10}.html"])
+                         f"partial/{LAB06}.html", f"partial/{LAB07}.html",
+                         f"partial/{LAB09}.html", f"partial/{LAB10}.html"])
     assert pages == expected
 
 
