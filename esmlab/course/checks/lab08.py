@@ -26,6 +26,8 @@ GET_METRIC_DATA = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIRefere
 ALARMS = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html"
 #: Exercise 2: the alarm must be in ALARM within this many minutes of the poison item's write.
 EX2_MINUTES = 4
+SQS_GAUGES = ("ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
+              "ApproximateNumberOfMessagesDelayed", "ApproximateAgeOfOldestMessage")
 #: Metrics that do not exist, and what to use instead (E36, E37, E38).
 NOT_METRICS = {
     "ReceiveCount": "there is no SQS metric ReceiveCount: ApproximateReceiveCount is an attribute "
@@ -69,6 +71,11 @@ def backlog_query(queries) -> Check:
             return failed(f"{q.get('Id')}: {NOT_METRICS[name]}. To see a backlog, ask for the "
                           "queue's ApproximateNumberOfMessagesVisible and "
                           f"ApproximateAgeOfOldestMessage ({SQS_METRICS}).")
+        if name in SQS_GAUGES and _ns != "AWS/SQS":
+            # moto ignores the namespace of a query with dimensions; AWS would return nothing
+            return failed(f"{q.get('Id')}: {name} is in the namespace AWS/SQS, not {_ns}; in "
+                          "another namespace CloudWatch has no such metric and returns no data "
+                          f"({SQS_METRICS}).")
     run = monitoring.query(queries)
     depth = ", ".join(f"{v:g}" for v in run.depth)
     truth = f"(the queue held {depth} visible messages at the end of minutes 0-9)"
