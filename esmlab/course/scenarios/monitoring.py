@@ -494,11 +494,14 @@ def draw(board: Dashboard, width: float = 7.0):
                     fontsize=9, color="#777777")
         ax.set_title(title, fontsize=9)
         ax.set_xlim(-0.3, board.minutes - 0.7)
-        ax.set_ylim(bottom=0)
+        top = max((max(line.values) for line in lines if line.values), default=1.0) or 1.0
+        # room above the lines for the legend, so that it never hides a point
+        ax.set_ylim(0, top * (1.45 if len(lines) > 1 else 1.1))
         ax.tick_params(labelsize=8)
         ax.grid(color="#dddddd", linewidth=0.5)
         if len(lines) > 1:
-            ax.legend(fontsize=7, loc="upper left", frameon=False)
+            ax.legend(fontsize=7, loc="upper center", ncol=len(lines), frameon=False,
+                      handlelength=2.2, columnspacing=1.0)
     for k in range(len(board.panels), rows * 2):
         axes[k // 2][k % 2].set_visible(False)
     for ax in axes[-1]:
