@@ -12,7 +12,8 @@ built from the repository:
   and lab 03, with exercise 1 right, exercise 2 wrong and exercise 3 untouched;
   and lab 05, with exercise 1 right, exercise 2 wrong (AFTER_SEQUENCE_NUMBER) and exercise 3
   untouched; and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and
-  exercise 3 untouched.
+  exercise 3 untouched; and lab 08, with exercise 1 right, exercise 2 wrong (the Kinesis metric
+  on a DynamoDB stream, E37) and exercise 3 untouched.
 
 Every solution and lab is picked up from the folders, so new labs are graded without a change
 here. The run's duration is written to the terminal.
@@ -42,6 +43,7 @@ LAB00 = "00-first-mapping"
 LAB03 = "03-ordering"
 LAB05 = "05-stream-errors"
 LAB09 = "09-filtering-windows"
+LAB08 = "08-monitoring"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
 
 _spec = importlib.util.spec_from_file_location("make_labs", ROOT / "scripts" / "make_labs.py")
@@ -112,6 +114,26 @@ def partial_filtering_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_monitoring_submission() -> nbformat.NotebookNode:
+    """Lab 08 half right: exercise 1 right, exercise 2 alarms on the Kinesis metric for a
+    DynamoDB stream (wrong, E37), exercise 3 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB08}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = (
+        "ex1_queries = [mon.metric_query(id_, 'AWS/SQS', name, {'QueueName': 'orders'}, 'Maximum')\n"
+        "               for id_, name in (('depth', 'ApproximateNumberOfMessagesVisible'),\n"
+        "                                 ('age', 'ApproximateAgeOfOldestMessage'))]")
+    answers["ex2-answer"].source = (
+        'ex2_alarm = {"AlarmName": "lag", "Namespace": "AWS/Kinesis",\n'
+        '             "MetricName": "GetRecords.IteratorAgeMilliseconds",\n'
+        '             "Dimensions": [{"Name": "StreamName", "Value": "accounts"}],\n'
+        '             "Statistic": "Maximum", "Period": 60, "EvaluationPeriods": 1,\n'
+        '             "Threshold": 60000, "ComparisonOperator": "GreaterThanThreshold",\n'
+        '             "AlarmActions": [mon.TOPIC_ARN]}')
+    return lab
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, request):
     """Run the grading command once; return its CSV rows (by learner), header and paths."""
@@ -127,6 +149,7 @@ def graded(tmp_path_factory, request):
     nbformat.write(partial_stream_errors_submission(),
                    submissions / "partial" / f"{LAB05}.ipynb")
     nbformat.write(partial_filtering_submission(), submissions / "partial" / f"{LAB09}.ipynb")
+    nbformat.write(partial_monitoring_submission(), submissions / "partial" / f"{LAB08}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
     (submissions / "README.txt").write_text("not a learner")
@@ -223,8 +246,11 @@ def test_a_partly_right_submission_scores_in_between(graded):
             row["05/total"]) == ("4", "0", "0", "4")
     assert (row["09/ex1-check"], row["09/ex2-check"], row["09/ex3-check"],
             row["09/total"]) == ("3", "0", "0", "3")
-    assert row["total"] == "12"  # 2 (lab 00) + 3 (lab 03) + 4 (lab 05) + 3 (lab 09)
-    for lab in (p.stem for p in SOLUTIONS if p.stem not in (LAB00, LAB03, LAB05, LAB09)):
+    assert (row["08/ex1-check"], row["08/ex2-check"], row["08/ex3-check"],
+            row["08/total"]) == ("3", "0", "0", "3")
+    assert row["total"] == "15"  # 2 (lab 00) + 3 (lab 03) + 4 (lab 05) + 3 (lab 08) + 3 (lab 09)
+    for lab in (p.stem for p in SOLUTIONS
+                if p.stem not in (LAB00, LAB03, LAB05, LAB08, LAB09)):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
         assert row[f"{lab[:2]}/total"] == ""
@@ -252,6 +278,13 @@ def test_the_half_right_filtering_feedback_teaches(graded):
     assert "held-out messages" in html  # exercise 1's check passed
     assert "without the attribute type" in html  # exercise 2's check says what is wrong
     assert "ex3_handler is not defined yet" in html
+    assert "Score: 3.0 / 10.0" in html
+
+
+def test_the_half_right_monitoring_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB08}.html").read_text(encoding="utf-8")
+    assert "Depth and age of oldest message are the two metrics" in html  # exercise 1 passed
+    assert "no iterator-age metric of its own (E37)" in html  # exercise 2 explains the erratum
     assert "Score: 3.0 / 10.0" in html
 
 
@@ -311,7 +344,8 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
     expected = sorted([f"solution/{p.stem}.html" for p in SOLUTIONS]
                       + [f"untouched/{p.stem}.html" for p in LABS]
                       + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
-                         f"partial/{LAB05}.html", f"partial/{LAB09}.html"])
+                         f"partial/{LAB05}.html", f"partial/{LAB08}.html",
+                         f"partial/{LAB09}.html"])
     assert pages == expected
 
 
