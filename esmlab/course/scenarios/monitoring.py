@@ -183,12 +183,13 @@ def _facts(lab) -> dict:
 
 
 def queue_pipeline(duration: float = 0.5, max_concurrency: int = 0, reserved: int = 0,
-                   poison: bool = False, dlq: bool = False) -> Dashboard:
+                   poison: bool = False, dlq: bool = False, minutes: int = MINUTES) -> Dashboard:
     """The ``orders`` queue (visibility timeout 30 s), 10 orders every 20 s for ten minutes, a
     mapping with ``BatchSize`` 1 on a function that runs ``duration`` s. ``max_concurrency``:
     the mapping's ``ScalingConfig.MaximumConcurrency`` (0: not set); ``reserved``: the
     function's reserved concurrency (0: none); ``poison``: one order (at t = 60 s) makes the
-    handler raise every time; ``dlq``: the queue redrives to ``orders-dlq`` after 3 receives."""
+    handler raise every time; ``dlq``: the queue redrives to ``orders-dlq`` after 3 receives;
+    ``minutes``: how long the traffic runs (2-10; the lab's widget runs 6, to answer quickly)."""
     duration = positive("duration", duration, unit=" (simulated seconds)")
     if duration > 25:
         raise ValueError(f"duration must be at most 25 s (the function's timeout), got {duration!r}")
@@ -196,13 +197,16 @@ def queue_pipeline(duration: float = 0.5, max_concurrency: int = 0, reserved: in
     if max_concurrency == 1:
         raise ValueError("max_concurrency must be 0 (not set) or 2 to 1000 (AWS's range), got 1")
     reserved = whole("reserved", reserved, minimum=0, maximum=1000)
-    return _queue_pipeline(duration, max_concurrency, reserved, bool(poison), bool(dlq))
+    minutes = whole("minutes", minutes, minimum=2, maximum=MINUTES)
+    return _queue_pipeline(duration, max_concurrency, reserved, bool(poison), bool(dlq), None,
+                           minutes)
 
 
 @functools.lru_cache(maxsize=128)
-def _queue_pipeline(duration, max_concurrency, reserved, poison, dlq, title=None) -> Dashboard:
+def _queue_pipeline(duration, max_concurrency, reserved, poison, dlq, title=None,
+                    minutes=MINUTES) -> Dashboard:
     began = time.perf_counter()
-    lab = _queue_lab(duration, max_concurrency, reserved, poison, dlq)
+    lab = _queue_lab(duration, max_concurrency, reserved, poison, dlq, minutes)
     try:
         q = {"QueueName": QUEUE}
         panels = [("Messages visible (queue depth)",
@@ -214,14 +218,14 @@ def _queue_pipeline(duration, max_concurrency, reserved, poison, dlq, title=None
             title = (f"duration {duration:g} s, MaximumConcurrency {max_concurrency or 'not set'}, "
                      f"reserved concurrency {reserved or 'none'}"
                      + (", a poison order" if poison else "") + (", DLQ" if dlq else ""))
-        return Dashboard(title, _fetch(lab, panels, MINUTES),
-                         "poison" if poison and not dlq else "healthy", MINUTES, _facts(lab),
+        return Dashboard(title, _fetch(lab, panels, minutes),
+                         "poison" if poison and not dlq else "healthy", minutes, _facts(lab),
                          time.perf_counter() - began)
     finally:
         lab.close()
 
 
-def _queue_lab(duration, max_concurrency, reserved, poison, dlq):
+def _queue_lab(duration, max_concurrency, reserved, poison, dlq, minutes=MINUTES):
     """The open lab of :func:`queue_pipeline`, after its ten minutes (the caller closes it)."""
     from esmlab import Lab
 
@@ -256,9 +260,9 @@ def _queue_lab(duration, max_concurrency, reserved, poison, dlq):
                    for n in range(BURST)]
         sqs.send_message_batch(QueueUrl=url, Entries=entries)
 
-    for k in range(MINUTES * 60 // EVERY):
+    for k in range(minutes * 60 // EVERY):
         lab.clock.at(2 + EVERY * k, burst, k)
-    _quiet_run(lab, 60 * MINUTES)
+    _quiet_run(lab, 60 * minutes)
     return lab
 
 
@@ -510,5 +514,8 @@ def draw(board: Dashboard, width: float = 7.0):
         axes[-2][1].xaxis.set_tick_params(labelbottom=True)
         axes[-2][1].set_xlabel("simulated minute", fontsize=8)
     figure.suptitle(board.title, fontsize=10)
-    figure.tight_layout()
+    # fixed margins rather than tight_layout, which costs a widget a tenth of a second a redraw
+    height = figure.get_figheight()
+    figure.subplots_adjust(left=0.09, right=0.985, bottom=0.45 / height, top=1 - 0.55 / height,
+                           wspace=0.22, hspace=0.42)
     return figure
