@@ -3,7 +3,7 @@
     python benchmarks/bench.py            # full run (~1.5 min idle; much of it is bare moto)
     python benchmarks/bench.py --quick    # smaller sizes, a few seconds; targets not judged
     python benchmarks/bench.py --profile  # also print cProfile top functions for (a), (b), (d), (e)
-    python benchmarks/bench.py --only de  # just some of the scenarios (letters from abcdefg)
+    python benchmarks/bench.py --only de  # just some of the scenarios (letters from abcdefghij)
 
 Scenarios
   (a) 1,000 messages, BatchSize 10, ReportBatchItemFailures; the handler reports every message
@@ -21,6 +21,9 @@ Scenarios
       with put_records (500 a call) before the mapping exists; mapping TRIM_HORIZON, BatchSize
       100, ParallelizationFactor 5, duration 0.05 s; runs until lab.stream_conservation(uuid)
       counts every record processed. At most shards x PF = 20 invocations may overlap.
+      A shard accepts 1,000 records a second, so the writer sends the entries PutRecords
+      refused again after lab.run moves one simulated second on; the mapping is created
+      when every record is in the stream (about 26 simulated seconds).
   (h) an idle simulated day: one SQS mapping (defaults, BatchSize 10) on an empty queue, run
       for 86,400 simulated seconds; nothing is ever sent, so every receive is an empty long
       poll (what a lab about idle cost, or a practitioner's quiet day, pays for).
@@ -35,12 +38,20 @@ Scenarios
   (g) the same backlog under provisioned mode (MinimumPollers 2, MaximumPollers 125: a ceiling
       of 125 x 10 = 1,250), and how many times faster than (f) it reached its peak.
 
+  (i) Kinesis live: the mapping of (d) exists first, and a producer writes the same 100,000
+      records while it reads, 500 per put_records call and as fast as the shards take them
+      (1,000 records a second each), sending the refused entries again a simulated second
+      later; reports the write throttles, the throttled reads and the largest IteratorAge.
+  (j) as (i), with UpdateShardCount 4 -> 8 once half the records are written: the mapping
+      finishes each parent before its children (M9) and must still process every record once.
+
 Wall times are time.perf_counter() seconds. "wall" is the whole scenario (open the Lab, create
 queues and the function, send, run, close); "run" is only the time inside lab.run(), which is
 what simulated time is compared with: speed-up = simulated seconds / run wall seconds.
 "Simulated" is the simulated instant of the last delete or redrive from the source queue, or
 for (d) and (e) the end of the invocation that processed the last record (the mapping is created
-at t=0 and starts polling when it becomes Enabled, 2 s later; writes take no simulated time).
+when the writes end, at t=0 for (e), and starts polling when it becomes Enabled, 2 s later;
+DynamoDB writes take no simulated time, Kinesis writes wait out the shards' write limits).
 "write" is the time to send the messages (a, b) or write the records (d, e) through boto3.
 Targets judge the whole scenario's wall time, writes included. Scenarios missing their target
 are re-run under cProfile and the top functions printed.
@@ -75,7 +86,7 @@ from esmlab.trace import peak_concurrency
 
 IMPORT_SECONDS = time.perf_counter() - T_IMPORT
 
-TARGETS = {"a": 3.0, "b": 20.0, "d": 20.0, "e": 20.0, "h": 2.0}  # wall s, full sizes, 2 cores
+TARGETS = {"a": 3.0, "b": 20.0, "d": 20.0, "e": 20.0, "h": 2.0, "i": 20.0, "j": 20.0}  # wall s
 RAMP_TARGET = 10.0  # wall s for each of (f) and (g), 2 cores
 TERMINAL = ("delete", "redrive", "expire", "purge")
 FAKE_ENV = {
@@ -468,18 +479,23 @@ def scenario_d(records, shards=4, keys=1_000, pf=5):
             "StreamDescriptionSummary"]["StreamARN"]
         lab.function("consumer", lambda event, context: None, timeout=10, duration=0.05)
         t_setup = time.perf_counter()
-        per_shard, calls = {}, 0
-        for first in range(0, records, 500):
-            entries = [
-                {"Data": json.dumps({"i": i}).encode(), "PartitionKey": f"user-{i % keys}"}
-                for i in range(first, min(first + 500, records))
-            ]
+        per_shard, calls, throttled = {}, 0, 0
+        pending = [{"Data": json.dumps({"i": i}).encode(), "PartitionKey": f"user-{i % keys}"}
+                   for i in range(records)]
+        while pending:  # a shard takes 1,000 records a second: retry the refused ones later
+            entries, pending = pending[:500], pending[500:]
             response = kinesis.put_records(StreamName="clicks", Records=entries)
             calls += 1
-            if response.get("FailedRecordCount"):
-                raise RuntimeError(f"put_records failed: {response['FailedRecordCount']}")
+            failed = [e for e, r in zip(entries, response["Records"], strict=True)
+                      if "ErrorCode" in r]
             for entry in response["Records"]:
-                per_shard[entry["ShardId"]] = per_shard.get(entry["ShardId"], 0) + 1
+                if "ShardId" in entry:
+                    per_shard[entry["ShardId"]] = per_shard.get(entry["ShardId"], 0) + 1
+            if failed:
+                throttled += len(failed)
+                pending = failed + pending
+                lab.run(until=lab.now + 1)
+        written_at = lab.now
         t_written = time.perf_counter()
         uuid = lam.create_event_source_mapping(
             FunctionName="consumer", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
@@ -489,9 +505,81 @@ def scenario_d(records, shards=4, keys=1_000, pf=5):
         result = stream_result("d", lab, uuid, records, t0, cpu0, t_setup, t_written, drained,
                                bound=shards * pf)
     result.update(wall=time.perf_counter() - t0, cpu=time.process_time() - cpu0,
-                  shards=shards, keys=keys, pf=pf, write_calls=calls,
-                  per_shard=[per_shard[k] for k in sorted(per_shard)])
+                  shards=shards, keys=keys, pf=pf, write_calls=calls, throttled=throttled,
+                  written_at=written_at, per_shard=[per_shard[k] for k in sorted(per_shard)])
     return result
+
+
+def scenario_live(name, records, shards=4, keys=1_000, pf=5, reshard_to=None):
+    """(i) and (j): a producer writes while the mapping reads; (j) reshards halfway."""
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    with Lab(seed=7) as lab:
+        kinesis, lam = lab.client("kinesis"), lab.client("lambda")
+        kinesis.create_stream(StreamName="clicks", ShardCount=shards)
+        arn = kinesis.describe_stream_summary(StreamName="clicks")[
+            "StreamDescriptionSummary"]["StreamARN"]
+        lab.function("consumer", lambda event, context: None, timeout=10, duration=0.05)
+        uuid = lam.create_event_source_mapping(
+            FunctionName="consumer", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+            BatchSize=100, ParallelizationFactor=pf,
+        )["UUID"]
+        lab.run(until=2.0)  # Enabled
+        t_setup = time.perf_counter()
+        pending = [{"Data": json.dumps({"i": i}).encode(), "PartitionKey": f"user-{i % keys}"}
+                   for i in range(records)]
+        calls = throttled = written = 0
+        resharded_at = None
+        while pending:
+            entries, pending = pending[:500], pending[500:]
+            response = kinesis.put_records(StreamName="clicks", Records=entries)
+            calls += 1
+            failed = [e for e, r in zip(entries, response["Records"], strict=True)
+                      if "ErrorCode" in r]
+            written += len(entries) - len(failed)
+            if failed:
+                throttled += len(failed)
+                pending = failed + pending
+                lab.run(until=lab.now + 1)  # the mapping reads meanwhile
+            if reshard_to and resharded_at is None and written >= records // 2:
+                kinesis.update_shard_count(StreamName="clicks", TargetShardCount=reshard_to,
+                                           ScalingType="UNIFORM_SCALING")
+                resharded_at = lab.now
+        written_at = lab.now
+        t_written = time.perf_counter()
+        drained = run_until_processed(lab, uuid, records)
+        result = stream_result(name, lab, uuid, records, t0, cpu0, t_setup, t_written, drained,
+                               bound=(reshard_to or shards) * pf)
+        ages = [e.detail["iterator_age_ms"] for e in lab.trace.of("invoke_start")
+                if e.mapping == uuid and "iterator_age_ms" in e.detail]
+        result.update(
+            throttled=throttled, written_at=written_at, resharded_at=resharded_at,
+            read_throttled=sum(1 for e in lab.trace.of("read_throttled") if e.mapping == uuid),
+            max_age_ms=max(ages, default=0), finished=len(lab.trace.of("shard_finished")))
+    result.update(wall=time.perf_counter() - t0, cpu=time.process_time() - cpu0,
+                  shards=shards, keys=keys, pf=pf, write_calls=calls, reshard_to=reshard_to)
+    return result
+
+
+def report_live(r):
+    reshard = (f", UpdateShardCount {r['shards']} -> {r['reshard_to']} at simulated "
+               f"t = {fmt(r['resharded_at'], 1)} s" if r["reshard_to"] else "")
+    print(f"({r['name']}) {r['records']:,} Kinesis records written live over {r['shards']} shards "
+          f"while the mapping reads ({r['keys']:,} partition keys{reshard})")
+    print(f"    TRIM_HORIZON, BatchSize 100, ParallelizationFactor {r['pf']}, duration 0.05 s")
+    print(f"    wall {fmt(r['wall'])} s = setup {fmt(r['setup'])} + write and read "
+          f"{fmt(r['send'])} + drain {fmt(r['run'])} + conservation checks {fmt(r['check'])}; "
+          f"process cpu {fmt(r['cpu'])} s")
+    print(f"    writes ended at simulated t = {fmt(r['written_at'], 1)} s after {r['write_calls']} "
+          f"put_records calls ({r['throttled']:,} refused entries sent again); last record "
+          f"processed at simulated t = {fmt(r['sim'], 2)} s")
+    print(f"    {r['invocations']:,} invocations {r['outcomes']}, {r['polls']:,} polls, "
+          f"{r['read_throttled']:,} throttled reads, largest IteratorAge {r['max_age_ms']:,} ms, "
+          f"{r['finished']} parent shard(s) finished")
+    print(f"    peak {r['peak_overlap']} invocation(s) in flight at once (limit open shards x PF "
+          f"= {r['bound']}): {'within' if r['peak_overlap'] <= r['bound'] else 'EXCEEDED'}")
+    print(f"    stream_conservation counts = {r['counts']}, nothing lost = {r['ok']}; "
+          f"all processed: {r['counts'] == {'processed': r['records']}}")
+    print()
 
 
 def scenario_e(items, writes=4):
@@ -677,6 +765,9 @@ def report_stream(r):
         print(f"(d) {r['records']:,} Kinesis records over {r['shards']} shards "
               f"({r['keys']:,} partition keys; per shard {r['per_shard']}), written with "
               f"{r['write_calls']} put_records calls before the mapping")
+        print(f"    the writes took simulated t = 0 to {fmt(r['written_at'], 1)} s: a shard takes "
+              f"1,000 records a second, so {r['throttled']:,} refused entries were sent again "
+              "a simulated second later")
     else:
         print(f"(e) {r['records']:,} DynamoDB Streams changes ({r['items']:,} items x "
               f"{r['writes']} put_item, NEW_AND_OLD_IMAGES, {r['shards']} stream shard), "
@@ -741,6 +832,8 @@ def report_summary(results, rows, quick):
         "d": lambda r: f"(d) Kinesis {r['records']:,} recs, 4x5 lanes",
         "e": lambda r: f"(e) DynamoDB {r['records']:,} changes",
         "h": lambda r: f"(h) idle SQS mapping, {r['seconds'] / 3600:.0f} h",
+        "i": lambda r: f"(i) Kinesis {r['records']:,} live",
+        "j": lambda r: f"(j) Kinesis {r['records']:,}, 4->8 shards",
     }
     for key, r in results.items():
         if quick:
@@ -794,16 +887,16 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smaller runs; targets not judged")
     parser.add_argument("--profile", action="store_true",
                         help="print cProfile of (a), (b), (d) and (e) (those that ran)")
-    parser.add_argument("--only", default="abcdefgh",
-                        help="scenarios to run, e.g. 'de' (default abcdefgh)")
+    parser.add_argument("--only", default="abcdefghij",
+                        help="scenarios to run, e.g. 'de' (default abcdefghij)")
     parser.add_argument("--whole-batch", action="store_true",
                         help="(a): raise from the handler instead of ReportBatchItemFailures")
     parser.add_argument("--plain-messages", type=int, default=None,
                         help="messages for bare moto in (c2) (default 1000, --quick 300)")
     args = parser.parse_args(argv)
     only = set(args.only.lower())
-    if not only or only - set("abcdefgh"):
-        parser.error("--only takes letters from abcdefgh")
+    if not only or only - set("abcdefghij"):
+        parser.error("--only takes letters from abcdefghij")
 
     n_a = 200 if args.quick else 1_000
     n_b = 2_000 if args.quick else 10_000
@@ -823,9 +916,11 @@ def main(argv=None):
         "d": lambda: scenario_d(n_d),
         "e": lambda: scenario_e(n_e_items),
         "h": lambda: scenario_h(21_600.0 if args.quick else 86_400.0),
+        "i": lambda: scenario_live("i", n_d),
+        "j": lambda: scenario_live("j", n_d, reshard_to=8),
     }
     results = {}
-    for key in "abdeh":
+    for key in "abdehij":
         if key in only:
             gc.collect()
             results[key] = runs[key]()
@@ -860,6 +955,9 @@ def main(argv=None):
         report_ramps(ramps, args.quick)
     if "h" in results:
         report_h(results["h"])
+    for key in "ij":
+        if key in results:
+            report_live(results[key])
     verdicts = report_summary(results, rows, args.quick)
 
     to_profile = [k for k, passed in verdicts.items() if not passed]
@@ -867,7 +965,9 @@ def main(argv=None):
         to_profile = list(results)
     labels = {"a": f"(a) {n_a:,} messages", "b": f"(b) {n_b:,}-message backlog",
               "d": f"(d) {n_d:,} Kinesis records", "e": f"(e) {4 * n_e_items:,} DynamoDB changes",
-              "h": "(h) idle simulated day"}
+              "h": "(h) idle simulated day",
+              "i": f"(i) {n_d:,} Kinesis records written live",
+              "j": f"(j) {n_d:,} Kinesis records, 4 -> 8 shards"}
     for key in to_profile:
         print_profile(labels[key], runs[key])
     failed = not all(r["ok"] and r["expected_ok"] for r in [*results.values(), *ramps.values()])

@@ -36,7 +36,9 @@ from .concurrency import Concurrency
 from .functions import register
 from .ledger import Ledger, StreamLedger, conservation, stream_conservation
 from .limits import MESSAGES
+from .moto import dynamodb_shards as moto_ddb_shards
 from .moto import iam as moto_iam
+from .moto import kinesis as moto_kinesis
 from .moto import sqs as moto_sqs
 from .moto import streams as moto_streams
 from .sqs.delivery import Delivery
@@ -157,6 +159,8 @@ class Lab:
         self.delivery = delivery
         moto_sqs.install(self.ledger, delivery)
         moto_streams.install(self)
+        moto_kinesis.install(self)  # shard throughput (esmlab.streams.throughput)
+        moto_ddb_shards.install()  # several DynamoDB stream shards (lab.dynamodb_stream_shards)
         moto_iam.install()
         mapping_api.install(self)
         self.cloudwatch = cloudwatch.install(self)  # metrics, logs and alarms (esmlab.cloudwatch)
@@ -217,6 +221,19 @@ class Lab:
                              "mapping of this lab (for SQS use lab.conservation())")
         return stream_conservation(self, mapping_uuid)
 
+    def dynamodb_stream_shards(self, table_name: str, count: int) -> None:
+        """Give the stream of ``table_name`` ``count`` shards (1-100; moto's model is 1), before
+        its first write. A record goes to a shard by a hash of the item's partition key, so each
+        item's records keep their order (a modelling choice: docs/simulator.md)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        self._check_open()
+        tables = dynamodb_backends[self.account_id][self.region].tables
+        if table_name not in tables:
+            raise ValueError(f"table_name {table_name!r} is not a table of this lab "
+                             f"(tables: {sorted(tables) or 'none'})")
+        moto_ddb_shards.set_shard_count(tables[table_name], count)
+
     def close(self) -> None:
         global _open_lab
         if self.closed:
@@ -227,6 +244,8 @@ class Lab:
         cloudwatch.uninstall(self)
         moto_sqs.uninstall()
         moto_streams.uninstall()
+        moto_kinesis.uninstall()
+        moto_ddb_shards.uninstall()
         moto_iam.uninstall()
         self._mock.stop()
         self.clock.stop()
@@ -250,7 +269,10 @@ class Lab:
         global _session
         if _session is None:  # one session for all labs: its loader caches the service models
             _session = boto3.session.Session()
-        config = Config(retries={"max_attempts": 1, "mode": "standard"})
+        # One attempt, no retry: a retry would sleep in real time and land at the same
+        # simulated instant, so a throttled Kinesis call (esmlab.streams.throughput) would
+        # only fail again. Producers retry themselves, after lab.run moves time on.
+        config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
         client = _session.client(service, region_name=self.region, config=config)
         client.meta.events.register_first("before-send", self._refuse_if_closed)
         return client
@@ -348,6 +370,12 @@ class Lab:
         for poller in self._pollers.values():
             if poller.mapping.kind == kind:
                 poller.on_record()
+
+    def on_reshard(self, stream_arn):
+        """moto_kinesis: a shard of the stream was split or merged; its mappings follow."""
+        for poller in list(self._pollers.values()):
+            if poller.mapping.source_arn == stream_arn:
+                poller.resharding.refresh()
 
     def send_to_destination(self, poller, batch, why, invocations) -> bool:
         """Write the failure record of a discarded batch to the mapping's on-failure target."""

@@ -169,3 +169,32 @@ SQS_DENIED_RESULT = (
 )
 #: What the field says once a batch has been processed and deleted again (the stream value).
 SQS_RECOVERED_RESULT = "OK"
+#: Kinesis Data Streams per-shard throughput (provisioned mode, shared-throughput consumers):
+#: https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html
+KINESIS_QUOTAS = "https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html"
+KINESIS_WRITE_RECORDS_PER_SECOND = 1_000
+KINESIS_WRITE_BYTES_PER_SECOND = 1024 * 1024  # data blob plus partition key
+KINESIS_READ_CALLS_PER_SECOND = 5  # GetRecords, every consumer of the shard together
+KINESIS_READ_BYTES_PER_SECOND = 2 * 1024 * 1024  # shared by every consumer of the shard
+KINESIS_READ_RECORDS_PER_SECOND = 2_000  # the current quotas page; older text gives only 2 MB/s
+KINESIS_GET_RECORDS_MAX_RECORDS = 10_000  # one GetRecords call
+KINESIS_GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024  # one call; then 5 s of refused reads
+KINESIS_PENALTY_SECONDS = 5  # after a 10 MB GetRecords response
+
+#: Kinesis throttling messages. The PutRecordsResultEntry reference says only that the message
+#: "includes the account ID, stream name, and shard ID"
+#: (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsResultEntry.html);
+#: the exact text is not documented, so it is marked as esmlab's.
+KINESIS_THROTTLED = ("[esmlab] Rate exceeded for shard {shard} in stream {stream} under account "
+                     "{account}.")
+
+#: Resharding rejections whose AWS text is not documented (UpdateShardCount's limits:
+#: https://docs.aws.amazon.com/kinesis/latest/APIReference/API_UpdateShardCount.html).
+KINESIS_RESHARD = {
+    "double": "[esmlab] UpdateShardCount may at most double the open shard count: the stream "
+    "{stream} has {open} open shard(s), and TargetShardCount {target} is more than {limit}.",
+    "half": "[esmlab] UpdateShardCount may at most halve the open shard count: the stream "
+    "{stream} has {open} open shard(s), and TargetShardCount {target} is less than {limit}.",
+    "not_adjacent": "[esmlab] Shards {a} and {b} in stream {stream} under account {account} "
+    "are not adjacent (their hash key ranges do not touch), so they cannot be merged.",
+}

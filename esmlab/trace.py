@@ -34,6 +34,10 @@ kind               meaning
 ``bisect``         streams: a failed batch was split (``detail["halves"]``)
 ``discard``        streams: records given up for a limit (``outcome``: the condition)
 ``destination``    streams: a failure record was sent (``outcome``: delivered or failed)
+``shard_finished`` a closed shard was read to its end and all its records finished; its
+                   children (``detail["children"]``) may be read now
+``read_throttled`` Kinesis: the shard refused a mapping's ``GetRecords`` for its read limits
+                   (``detail["wait"]``: seconds until it accepts reads; retried then)
 =================  =====================================================================
 
 Stream events name records by sequence number and carry ``detail["shard"]``; an

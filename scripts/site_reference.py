@@ -1005,9 +1005,6 @@ def metrics_page() -> str:
         "|---|---|---|---|",
         ("| `ProvisionedPollers` | `AWS/Lambda` | pollers in use (SQS, provisioned mode) | "
         f"{link(METRICS)} |"),
-        ("| `WriteProvisionedThroughputExceeded`, `ReadProvisionedThroughputExceeded` | "
-        "`AWS/Kinesis` | requests refused for a shard's throughput limit (not modelled yet) | "
-        f"{link(KINESIS_MONITORING)} |"),
         "",
         "## Metrics that do not exist",
         "",

@@ -203,7 +203,7 @@ def test_kinesis_stream_metrics(streams):
 
 
 def test_throughput_exceeded_hook(streams):
-    """The hook the shard throughput limits will call (they are not modelled yet)."""
+    """The hook the shard throughput limits call (tests/test_kinesis_throughput.py)."""
     import pytest
 
     publisher = streams.lab.cloudwatch.publisher

@@ -10,10 +10,14 @@ built from the repository:
 * learner ``partial`` submits lab 00, with exercise 1 answered correctly, exercise 2 wrong,
   and exercise 2's locked check cell replaced by ``pass`` (nbgrader puts the original back);
   and lab 03, with exercise 1 right, exercise 2 wrong and exercise 3 untouched;
+  and lab 04, with exercise 1 wrong (no ReportBatchItemFailures), exercises 2 and 3 right and
+  exercise 4 untouched;
   and lab 05, with exercise 1 right, exercise 2 wrong (AFTER_SEQUENCE_NUMBER) and exercise 3
   untouched; and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and
   exercise 3 untouched; and lab 08, with exercise 1 right, exercise 2 wrong (the Kinesis metric
-  on a DynamoDB stream, E37) and exercise 3 untouched.
+  on a DynamoDB stream, E37) and exercise 3 untouched;
+  and lab 10, with exercise 1 right, exercise 2 wrong (Kinesis for table changes) and exercise 3
+  untouched.
 
 Every solution and lab is picked up from the folders, so new labs are graded without a change
 here. The run's duration is written to the terminal.
@@ -41,9 +45,11 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
 LAB00 = "00-first-mapping"
 LAB03 = "03-ordering"
+LAB04 = "04-sqs-errors"
 LAB05 = "05-stream-errors"
 LAB09 = "09-filtering-windows"
 LAB08 = "08-monitoring"
+LAB10 = "10-choosing"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
 
 _spec = importlib.util.spec_from_file_location("make_labs", ROOT / "scripts" / "make_labs.py")
@@ -78,6 +84,25 @@ def partial_ordering_submission() -> nbformat.NotebookNode:
     answers["ex2-answer"].source = (
         'ex2_lanes = {"alice": 0, "bob": 1, "carol": 2, "dave": 3}\nex2_peak = 4')
     return lab
+
+
+def partial_sqs_errors_submission() -> nbformat.NotebookNode:
+    """Lab 04 half right: exercise 1 without ReportBatchItemFailures (wrong), exercises 2 and 3
+    right, exercise 4 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB04}.ipynb", as_version=4)
+    solution = nbformat.read(ROOT / "solutions" / f"{LAB04}.ipynb", as_version=4)
+    markers = (make_labs.BEGIN, make_labs.END)
+    for grade_id in ("ex2-answer", "ex3-answer"):
+        answer = graded_cell(solution, grade_id).source.split("\n")
+        graded_cell(lab, grade_id).source = "\n".join(x for x in answer if x.strip() not in markers)
+    graded_cell(lab, "ex1-answer").source = (
+        'ex1_queue_attributes = {"RedrivePolicy": json.dumps({"deadLetterTargetArn": '
+        'lab04.DLQ_ARN, "maxReceiveCount": "4"})}\nex1_mapping = {}')
+    return lab
+
+
+def graded_cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
 def partial_stream_errors_submission() -> nbformat.NotebookNode:
@@ -134,6 +159,17 @@ def partial_monitoring_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_choosing_submission() -> nbformat.NotebookNode:
+    """Lab 10 half right: exercise 1 right, exercise 2 a Kinesis stream for a table's changes
+    (wrong), exercise 3 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB10}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = 'ex1_choice = Choice("kinesis", pf=4, retries=1, dlq=True)'
+    answers["ex2-answer"].source = 'ex2_choice = Choice("kinesis", retries=1, dlq=True)'
+    return lab
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, request):
     """Run the grading command once; return its CSV rows (by learner), header and paths."""
@@ -146,10 +182,12 @@ def graded(tmp_path_factory, request):
     (submissions / "partial").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / f"{LAB00}.ipynb")
     nbformat.write(partial_ordering_submission(), submissions / "partial" / f"{LAB03}.ipynb")
+    nbformat.write(partial_sqs_errors_submission(), submissions / "partial" / f"{LAB04}.ipynb")
     nbformat.write(partial_stream_errors_submission(),
                    submissions / "partial" / f"{LAB05}.ipynb")
     nbformat.write(partial_filtering_submission(), submissions / "partial" / f"{LAB09}.ipynb")
     nbformat.write(partial_monitoring_submission(), submissions / "partial" / f"{LAB08}.ipynb")
+    nbformat.write(partial_choosing_submission(), submissions / "partial" / f"{LAB10}.ipynb")
     (submissions / "partial" / ".ipynb_checkpoints").mkdir()
     nbformat.write(partial_submission(), submissions / "partial" / ".ipynb_checkpoints" / "x.ipynb")
     (submissions / "README.txt").write_text("not a learner")
@@ -242,15 +280,20 @@ def test_a_partly_right_submission_scores_in_between(graded):
     assert (row["00/ex1-check"], row["00/ex2-check"], row["00/total"]) == ("2", "0", "2")
     assert (row["03/ex1-check"], row["03/ex2-check"], row["03/ex3-check"],
             row["03/total"]) == ("3", "0", "0", "3")
+    assert (row["04/ex1-check"], row["04/ex2-check"], row["04/ex3-check"], row["04/ex4-check"],
+            row["04/total"]) == ("0", "3", "2", "0", "5")
     assert (row["05/ex1-check"], row["05/ex2-check"], row["05/ex3-check"],
             row["05/total"]) == ("4", "0", "0", "4")
     assert (row["09/ex1-check"], row["09/ex2-check"], row["09/ex3-check"],
             row["09/total"]) == ("3", "0", "0", "3")
     assert (row["08/ex1-check"], row["08/ex2-check"], row["08/ex3-check"],
             row["08/total"]) == ("3", "0", "0", "3")
-    assert row["total"] == "15"  # 2 (lab 00) + 3 (lab 03) + 4 (lab 05) + 3 (lab 08) + 3 (lab 09)
-    for lab in (p.stem for p in SOLUTIONS
-                if p.stem not in (LAB00, LAB03, LAB05, LAB08, LAB09)):
+    assert (row["10/ex1-check"], row["10/ex2-check"], row["10/ex3-check"],
+            row["10/total"]) == ("3", "0", "0", "3")
+    # 2 (lab 00) + 3 (lab 03) + 5 (lab 04) + 4 (lab 05) + 3 (lab 08) + 3 (lab 09) + 3 (lab 10)
+    assert row["total"] == "23"
+    partial = (LAB00, LAB03, LAB04, LAB05, LAB08, LAB09, LAB10)
+    for lab in (p.stem for p in SOLUTIONS if p.stem not in partial):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
         assert row[f"{lab[:2]}/total"] == ""
@@ -285,6 +328,21 @@ def test_the_half_right_monitoring_feedback_teaches(graded):
     html = (graded["feedback"] / "partial" / f"{LAB08}.html").read_text(encoding="utf-8")
     assert "Depth and age of oldest message are the two metrics" in html  # exercise 1 passed
     assert "no iterator-age metric of its own (E37)" in html  # exercise 2 explains the erratum
+    assert "Score: 3.0 / 10.0" in html
+
+
+def test_the_half_right_sqs_errors_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB04}.html").read_text(encoding="utf-8")
+    assert "Lambda ignored the response" in html  # exercise 1's check says what is wrong
+    assert "the five good orders were deleted after one delivery" in html  # exercise 2 passed
+    assert "Score: 5.0 / 10.0" in html
+
+
+def test_the_half_right_choosing_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB10}.html").read_text(encoding="utf-8")
+    assert "meets all 3 requirements" in html  # exercise 1's check passed
+    assert "react to table changes" in html  # exercise 2's check says what is wrong
+    assert "ex3_decide is not defined yet" in html
     assert "Score: 3.0 / 10.0" in html
 
 
@@ -344,8 +402,9 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
     expected = sorted([f"solution/{p.stem}.html" for p in SOLUTIONS]
                       + [f"untouched/{p.stem}.html" for p in LABS]
                       + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
-                         f"partial/{LAB05}.html", f"partial/{LAB08}.html",
-                         f"partial/{LAB09}.html"])
+                         f"partial/{LAB04}.html", f"partial/{LAB05}.html",
+                         f"partial/{LAB08}.html", f"partial/{LAB09}.html",
+                         f"partial/{LAB10}.html"])
     assert pages == expected
 
 

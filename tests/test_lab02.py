@@ -78,6 +78,10 @@ def test_kinesis_large_records_split_by_the_payload_cap():
     result = batching.simulate(**lab02.EX3_LARGE)
     assert result.batch_sizes == [9, 9, 9, 3]
     assert [b.trigger for b in result.batches] == ["payload_limit"] * 3 + ["window"]
+    # a shard takes 1 MB a second: the 15 MB burst reaches the stream over about 15 s, and the
+    # last three records wait for the 60 s window
+    assert 14 <= result.batches[2].start < 20
+    assert result.batches[3].start > 60 and result.undelivered == 0
 
 
 @pytest.mark.parametrize(

@@ -144,3 +144,24 @@ def test_account_concurrency_is_shared(env):
     assert lab.trace.count("throttle") > 0
     assert len(lab.trace.invocations) >= 40
     lab.close()
+
+
+def test_slots_busy_with_long_invocations_are_not_an_idle_queue(env):
+    """MaximumConcurrency 100 and 400 s invocations with a backlog of 100 more: every slot is
+    busy and no receive happens for ~400 s, which is not an idle queue. When the first wave
+    ends, a freed slot takes the next message at once (when busy seconds counted as idle, the
+    target fell to 5 and the second wave waited for it to climb back at +5 a second)."""
+    env.lab.function("worker", lambda e, c: None, timeout=600, duration=400.0)
+    url, arn = env.queue(VisibilityTimeout="900")
+    env.mapping(arn, BatchSize=1, ScalingConfig={"MaximumConcurrency": 100})
+    for start in range(0, 200, 10):
+        env.sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(n), "MessageBody": f"m{start + n}"} for n in range(10)])
+    env.lab.run(until=1300)
+    first = min(i.start for i in env.lab.trace.invocations)
+    second_wave = sorted(i.start for i in env.lab.trace.invocations if i.start >= first + 400)
+    assert len(second_wave) == 100
+    # the first slot freed (at first + 400 s) takes a message within a second: old code left
+    # the second wave waiting ~20 s for the target to climb back from 5
+    assert second_wave[0] <= first + 401, (first, second_wave[0])
+    assert env.lab.conservation().counts[arn]["deleted"] == 200

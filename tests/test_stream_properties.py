@@ -622,3 +622,94 @@ def test_disable_and_enable_skip_nothing(sc):
     assert outcome.quiet, outcome.conservation
     assert outcome.conservation["lost"] == []
     assert counts == {"processed": len(sc.keys)}, counts
+
+
+# --- shard throughput and resharding (tests/test_kinesis_throughput.py, test_resharding.py) ----
+
+RESHARDS = ("split", "merge", "double", "halve")
+
+
+@st.composite
+def reshard_scenarios(draw):
+    """Bursts of records (some larger than a shard takes in a second), written by a producer that
+    sends refused entries again a second later, with reshards between the bursts."""
+    keys = draw(st.lists(st.sampled_from([f"key-{n}" for n in range(12)]), min_size=1,
+                         max_size=6, unique=True))
+    bursts = draw(st.lists(st.integers(1, 1600), min_size=1, max_size=4))
+    reshards = draw(st.lists(st.sampled_from(RESHARDS), min_size=len(bursts) - 1,
+                             max_size=len(bursts) - 1))
+    return {"shards": draw(st.integers(1, 3)), "pf": draw(st.integers(1, 4)),
+            "batch_size": draw(st.integers(1, 500)), "duration": draw(st.sampled_from([0.0, 0.3])),
+            "keys": keys, "bursts": bursts, "reshards": reshards,
+            "gaps": draw(st.lists(st.integers(0, 3), min_size=len(bursts),
+                                  max_size=len(bursts)))}
+
+
+def _reshard(kinesis, how):
+    listed = kinesis.list_shards(StreamName="telemetry")["Shards"]
+    open_shards = sorted((s for s in listed if "EndingSequenceNumber" not in s[
+        "SequenceNumberRange"]), key=lambda s: int(s["HashKeyRange"]["StartingHashKey"]))
+    if how == "split":
+        shard = open_shards[0]
+        low, high = (int(shard["HashKeyRange"][k]) for k in ("StartingHashKey", "EndingHashKey"))
+        kinesis.split_shard(StreamName="telemetry", ShardToSplit=shard["ShardId"],
+                            NewStartingHashKey=str((low + high + 1) // 2))
+    elif how == "merge" and len(open_shards) > 1:
+        kinesis.merge_shards(StreamName="telemetry", ShardToMerge=open_shards[0]["ShardId"],
+                             AdjacentShardToMerge=open_shards[1]["ShardId"])
+    elif how == "double" and len(open_shards) <= 4:
+        kinesis.update_shard_count(StreamName="telemetry", TargetShardCount=2 * len(open_shards),
+                                   ScalingType="UNIFORM_SCALING")
+    elif how == "halve" and len(open_shards) > 1:
+        kinesis.update_shard_count(StreamName="telemetry",
+                                   TargetShardCount=(len(open_shards) + 1) // 2,
+                                   ScalingType="UNIFORM_SCALING")
+
+
+@settings(PROPERTY_SETTINGS, max_examples=12)
+@example({"shards": 1, "pf": 2, "batch_size": 100, "duration": 0.3, "keys": ["a", "b", "c"],
+          "bursts": [1500, 700], "reshards": ["split"], "gaps": [0, 1]})
+@given(reshard_scenarios())
+def test_throttled_writes_and_resharding_keep_key_order_and_lose_nothing(sc):
+    """Every record written is processed exactly once (no function fails), and each key's
+    records are first delivered in write order across throttled writes and reshards (M9)."""
+    note(repr(sc))
+    with Lab(seed=3) as lab:
+        kinesis, lam = lab.client("kinesis"), lab.client("lambda")
+        kinesis.create_stream(StreamName="telemetry", ShardCount=sc["shards"])
+        arn = kinesis.describe_stream_summary(StreamName="telemetry")[
+            "StreamDescriptionSummary"]["StreamARN"]
+        seen = []
+        lab.function("fn", lambda event, context: seen.extend(
+            json.loads(base64.b64decode(r["kinesis"]["data"])) for r in event["Records"]),
+            timeout=60, duration=sc["duration"])
+        uuid = lam.create_event_source_mapping(
+            FunctionName="fn", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+            BatchSize=sc["batch_size"], ParallelizationFactor=sc["pf"])["UUID"]
+        n, throttled = 0, 0
+        for index, (size, gap) in enumerate(zip(sc["bursts"], sc["gaps"], strict=True)):
+            pending = [{"Data": json.dumps({"k": sc["keys"][m % len(sc["keys"])], "n": m}).encode(),
+                        "PartitionKey": sc["keys"][m % len(sc["keys"])]}
+                       for m in range(n, n + size)]
+            n += size
+            while pending:
+                entries, pending = pending[:500], pending[500:]
+                response = kinesis.put_records(StreamName="telemetry", Records=entries)
+                failed = [e for e, r in zip(entries, response["Records"], strict=True)
+                          if "ErrorCode" in r]
+                if failed:  # the shard's write limit: send them again a second later, in order
+                    throttled += len(failed)
+                    pending = failed + pending
+                    lab.run(until=lab.now + 1)
+            lab.run(until=lab.now + gap)
+            if index < len(sc["reshards"]):
+                _reshard(kinesis, sc["reshards"][index])
+        lab.run(until=lab.now + 600)
+        count_case(f"throttled writes: {throttled > 0}")
+        numbers = [r["n"] for r in seen]
+        assert sorted(numbers) == list(range(n))  # each once
+        last = {}
+        for record in seen:
+            assert record["n"] > last.get(record["k"], -1), record
+            last[record["k"]] = record["n"]
+        assert lab.stream_conservation(uuid)["counts"] == {"processed": n}

@@ -62,6 +62,10 @@ PUBLISHED = (
        "each mapping GetRecords call, once enable_enhanced_monitoring names it", KINESIS)
       for name, unit in (("IteratorAgeMilliseconds", "Milliseconds"),
                          ("OutgoingRecords", "Count"), ("OutgoingBytes", "Bytes"))),
+    ("AWS/Kinesis", "WriteProvisionedThroughputExceeded", "StreamName", "Count",
+     "each record a put refused for the shard's write limit", KINESIS),
+    ("AWS/Kinesis", "ReadProvisionedThroughputExceeded", "StreamName", "Count",
+     "each GetRecords call refused for the shard's read limit", KINESIS),
     ("AWS/DynamoDB", "ReturnedRecordsCount", "Operation, StreamLabel, TableName", "Count",
      "each mapping GetRecords call on a table's stream", DYNAMODB),
 )

@@ -11,9 +11,10 @@ https://docs.aws.amazon.com/streams/latest/dev/monitoring-with-cloudwatch.html
 * Shard level (``ShardId`` and ``StreamName``), only for the metrics enabled with
   ``enable_enhanced_monitoring``: ``IteratorAgeMilliseconds``, ``OutgoingRecords`` and
   ``OutgoingBytes`` of the mappings' reads.
-* ``WriteProvisionedThroughputExceeded`` and ``ReadProvisionedThroughputExceeded``: not yet;
-  esmlab models no shard throughput limit. When it does, the runtime calls
-  :meth:`esmlab.cloudwatch.publisher.Publisher.throughput_exceeded` for each refused request.
+* ``WriteProvisionedThroughputExceeded`` (records refused) and
+  ``ReadProvisionedThroughputExceeded`` (``GetRecords`` calls refused): the shard throughput
+  limits (:mod:`esmlab.streams.throughput`) call
+  :meth:`esmlab.cloudwatch.publisher.Publisher.throughput_exceeded` for each.
 
 MODELLING CHOICES (docs/simulator.md): a record's ``GetRecords.Bytes`` are its data blob plus
 its partition key, as moto counts ``IncomingBytes`` (what counts toward a shard's write limit:

@@ -212,8 +212,8 @@ class Publisher:
             self.add("AWS/SQS", "NumberOfMessagesDeleted", queue, "Count", t, 1.0)
 
     def throughput_exceeded(self, stream_name, direction, t=None) -> None:
-        """Hook for the shard throughput limits (not modelled yet): one request Kinesis refused,
-        ``direction`` "Write" or "Read" (``...ProvisionedThroughputExceeded``, Count)."""
+        """One record (Write) or GetRecords call (Read) that a shard's throughput limit refused
+        (``...ProvisionedThroughputExceeded``, Count; esmlab.streams.throughput)."""
         if direction not in ("Write", "Read"):
             raise ValueError(f"direction must be 'Write' or 'Read', got {direction!r}")
         self.add("AWS/Kinesis", f"{direction}ProvisionedThroughputExceeded",

@@ -23,6 +23,7 @@ from moto.dynamodb import models as ddb_models
 from moto.dynamodb.models import table as ddb_table
 from moto.kinesis import models as kinesis_models
 
+from .dynamodb_shards import shard_for
 from .patching import Patches
 
 _listener = None
@@ -90,10 +91,11 @@ def _ddb_add(self, old, new):
         return  # an update that changes nothing writes no stream record
     kind = self.table.stream_specification["StreamViewType"]
     name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
-    sequence = len(self.items) + self.starting_sequence_number
-    self.items.append(ddb_table.StreamRecord(self.table, kind, name, old, new, sequence))
+    shard = shard_for(self.table, new if new is not None else old)  # moto/dynamodb_shards.py
+    sequence = len(shard.items) + shard.starting_sequence_number
+    shard.items.append(ddb_table.StreamRecord(self.table, kind, name, old, new, sequence))
     if _listener is not None:
-        _listener.on_stream_record("dynamodb", self)
+        _listener.on_stream_record("dynamodb", shard)
 
 
 _PATCHES = Patches([

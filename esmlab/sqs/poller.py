@@ -245,6 +245,7 @@ class SqsPoller:
         self.stopped = False
         self.tick_timer = None
         self.last_messages_at = lab.now
+        self.busy_at = float("-inf")  # last tick at which no slot was polling
         self.recent_messages = False
         self.recent_errors = 0
         self.wake_scheduled = False
@@ -344,7 +345,13 @@ class SqsPoller:
         if self.provisioned is not None:
             return self.tick_provisioned()
         floor = min(limits.SQS_START_CONCURRENCY, self.cap)
-        idle = self.lab.now - self.last_messages_at
+        if not self.waiting:
+            # MODELLING CHOICE (as provisioned mode's M4-P): a second in which no slot is
+            # polling, every one busy with a batch, is not idle. Without this, invocations
+            # longer than 60 s looked like an idle queue and the target fell while a backlog
+            # remained.
+            self.busy_at = self.lab.now
+        idle = self.lab.now - max(self.last_messages_at, self.busy_at)
         if self.recent_errors:
             target = max(floor, self.target // 2)
         elif self.recent_messages and not self.waiting:

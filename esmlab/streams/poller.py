@@ -36,6 +36,8 @@ from ..functions import LambdaContext
 from ..payload import ENVELOPE_BYTES, record_bytes
 from ..trace import Invocation
 from .batch import Batch
+from .resharding import Resharding
+from .throughput import ReadThrottled
 from .tumbling import TumblingWindows
 
 BACKOFF_SECONDS = (1, 2, 4, 8, 12)  # M5
@@ -77,6 +79,8 @@ class Lane:
             return self.poller.invoke(self, final)
         self.poller.expire(self.pending)
         if not self.pending:
+            if self.shard.exhausted:  # a closed shard may now be finished (resharding)
+                self.poller.resharding.check(self.shard)
             return
         mapping = self.poller.mapping
         taken, size = [], ENVELOPE_BYTES
@@ -122,6 +126,8 @@ class Lane:
         self.busy = False
         self.free_since = self.poller.lab.now
         self.dispatch()
+        if self.shard.exhausted:
+            self.poller.resharding.check(self.shard)
 
 
 class Shard:
@@ -134,13 +140,15 @@ class Shard:
         self.poll_timer = None
         self.phase = poller.lab.now
         self.last_read = None  #: moto position of the last record read
+        self.exhausted = False  #: read to the end of a closed shard (esmlab.streams.resharding)
+        self.done = False  #: ... and everything read from it finished: its children may start
 
     def start(self, iterator):
         self.iterator = iterator
         self.schedule_poll(now=True)
 
     def schedule_poll(self, now=False):
-        if self.poll_timer is not None or self.poller.stopped:
+        if self.poll_timer is not None or self.poller.stopped or self.done:
             return
         interval = self.poller.source.poll_interval
         t = self.poller.lab.now
@@ -152,7 +160,10 @@ class Shard:
         self.poll_timer = None
         if self.poller.stopped:
             return
-        records, self.iterator = self.poller.source.read(self.id, self.iterator)
+        try:
+            records, self.iterator = self.poller.source.poll(self.id, self.iterator)
+        except ReadThrottled as refused:
+            return self.read_throttled(refused.wait)
         self.poller.trace("poll", records=tuple(r.sequence for r in records),
                           detail={"shard": self.id})
         lanes = len(self.lanes)
@@ -163,8 +174,20 @@ class Shard:
                 self.lanes[lane_of(rec.key, lanes)].pending.append(rec)
         for lane in self.lanes:
             lane.dispatch()
-        if len(records) >= self.poller.source.max_records:
+        behind = self.poller.source.behind(self.id, self.iterator)
+        if records and behind:
             self.schedule_poll()  # more is waiting: keep reading on the next tick
+        elif not behind and self.poller.source.closed(self.id):
+            self.exhausted = True
+            self.poller.resharding.check(self)
+
+    def read_throttled(self, wait):
+        """The shard refused the read (esmlab.streams.throughput): count it, and try again once
+        the shard accepts reads, plus a random part of a polling interval (MODELLING CHOICE:
+        without it, the consumer that polls first at each instant would always win the shard)."""
+        self.poller.trace("read_throttled", detail={"shard": self.id, "wait": round(wait, 6)})
+        retry = wait + self.poller.lab.random.uniform(0, self.poller.source.poll_interval)
+        self.poll_timer = self.poller.lab.clock.after(retry, self.poll)
 
     def checkpoint(self):
         """The lowest position not yet finished, or None if everything read is finished."""
@@ -189,13 +212,14 @@ class StreamPoller:
         self.in_flight: dict[str, tuple] = {}  #: request id -> (lane, batch)
         seconds = mapping.get("TumblingWindowInSeconds", 0)
         self.windows = TumblingWindows(self, seconds) if seconds else None
+        self.resharding = Resharding(self)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     def start(self):
         self.retention = self.source.retention_seconds()
         state = self.mapping.shard_state  # where each shard stopped last time (resume)
-        for shard_id in self.source.shards():
+        for shard_id in self.resharding.begin():  # parents before children (M9)
             shard = Shard(self, shard_id)
             self.shards[shard_id] = shard
             shard.start(self.open_iterator(shard_id, state.get(shard_id)))
@@ -209,6 +233,15 @@ class StreamPoller:
             return self.source.iterator(
                 shard_id, "AT_TIMESTAMP", timestamp=self.mapping.get("StartingPositionTimestamp"))
         return self.source.iterator(shard_id, position)
+
+    def open_shard(self, shard_id, from_start):
+        """Start reading a child shard whose parents are finished (esmlab.streams.resharding)."""
+        shard = Shard(self, shard_id)
+        self.shards[shard_id] = shard
+        if from_start:
+            shard.start(self.source.iterator(shard_id, "TRIM_HORIZON"))
+        else:
+            shard.start(self.open_iterator(shard_id, self.mapping.shard_state.get(shard_id)))
 
     def stop(self):
         """Remember each shard's checkpoint so that re-enabling resumes there."""

@@ -5,14 +5,16 @@ at a starting position, read records (``GetRecords``), and say how long records 
 
 * Kinesis: one ``GetRecords`` per shard per second is the base rate
   (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html); a call returns at most
-  10,000 records (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html);
+  10,000 records or 10 MB, and shares the shard's read budget with every other consumer
+  (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html;
+  :mod:`esmlab.streams.throughput`): ``poll`` raises ``ReadThrottled`` when the shard refuses;
   retention is the stream's ``RetentionPeriodHours`` (24 h by default).
 * DynamoDB Streams: 4 ``GetRecords`` per shard per second
   (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html); records live 24 hours
   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html).
-  MODELLING CHOICE: a table's stream has one shard (moto's model). DynamoDB manages shards
-  itself and never exposes a shard count to set, so lessons about DynamoDB concurrency use
-  ``ParallelizationFactor``, which keeps order per item.
+  MODELLING CHOICE: a table's stream has one shard (moto's model) unless
+  ``lab.dynamodb_stream_shards`` gives it more (esmlab/moto/dynamodb_shards.py). DynamoDB
+  manages shards itself and never exposes a shard count to set.
 
 Reading: the pollers take records from moto's shards in-process (the records ``GetRecords``
 would return, in the same order, with the same data) rather than through boto3, because the
@@ -30,7 +32,10 @@ from dataclasses import dataclass
 from moto.dynamodb.models import dynamodb_backends
 from moto.kinesis.models import kinesis_backends
 
+from ..moto.dynamodb_shards import shards_of
+from ..moto.kinesis import read_shard
 from ..moto.streams import shard_base
+from . import throughput
 from .events import dynamodb_record
 
 
@@ -94,13 +99,37 @@ class KinesisSource:
         return base  # TRIM_HORIZON
 
     def read(self, shard, position):
+        """What one GetRecords call from ``position`` returns, without using the shard's budget."""
+        raw, position, _size = read_shard(self._shard(shard), position, self.max_records)
+        return [self._record(shard, r) for r in raw], position
+
+    def poll(self, shard, position):
+        """A mapping's GetRecords call: refused (ReadThrottled) while the shard is over its read
+        limits, and charged to them when it goes."""
         moto_shard = self._shard(shard)
-        records = moto_shard.records
-        position = max(position, shard_base(moto_shard))
-        newest = next(reversed(records), position)
-        stop = min(newest, position + self.max_records)
-        out = [self._record(shard, records[n]) for n in range(position + 1, stop + 1)]
-        return out, stop if out else position
+        now = self.lab.now
+        wait = throughput.read_wait(moto_shard, now)
+        if wait > 0:
+            self.lab.cloudwatch.publisher.throughput_exceeded(self.name, "Read")
+            raise throughput.ReadThrottled(wait)
+        raw, position, size = read_shard(moto_shard, position, self.max_records)
+        throughput.charge_read(moto_shard, len(raw), size, now)
+        return [self._record(shard, r) for r in raw], position
+
+    def behind(self, shard, position) -> bool:
+        """Whether the shard holds records after ``position`` (the reader keeps reading)."""
+        return next(reversed(self._shard(shard).records), position) > position
+
+    def closed(self, shard) -> bool:
+        """Whether the shard was split or merged (it takes no more records)."""
+        return not self._shard(shard).is_open
+
+    def lineage(self) -> dict:
+        """Every shard of the stream, open or closed, with its parents (esmlab.streams.resharding)."""
+        backend = kinesis_backends[self.lab.account_id][self.lab.region]
+        stream = backend.describe_stream(stream_arn=None, stream_name=self.name)
+        return {s.shard_id: tuple(p for p in (s.parent, s.adjacent_parent) if p)
+                for s in sorted(stream.shards.values(), key=lambda s: s.shard_id)}
 
     def _record(self, shard, raw):
         sequence = str(raw.sequence_number)
@@ -147,15 +176,16 @@ class DynamoDBSource:
     def retention_seconds(self) -> float:
         return 24 * 3600.0
 
-    def _items(self):
+    def _items(self, shard_id):
         table = self.arn.split(":table/", 1)[1].split("/stream/", 1)[0]
         backend = dynamodb_backends[self.lab.account_id][self.lab.region]
-        shard = backend.get_table(table).stream_shard
+        shards = shards_of(backend.get_table(table))
+        shard = next((s for s in shards if s.id == shard_id), shards[0])
         return shard.items, shard.starting_sequence_number
 
     def iterator(self, shard, kind, *, after=None, timestamp=None) -> int:
         """A position: the index in the shard of the next record to read."""
-        items, first = self._items()
+        items, first = self._items(shard)
         if kind == "LATEST":
             return len(items)
         if kind == "AT_SEQUENCE_NUMBER":
@@ -165,9 +195,20 @@ class DynamoDBSource:
         return 0  # TRIM_HORIZON
 
     def read(self, shard, position):
-        items, _ = self._items()
+        items, _ = self._items(shard)
         chunk = items[position : position + self.max_records]
         return [self._record(shard, item.to_json()) for item in chunk], position + len(chunk)
+
+    poll = read  # DynamoDB Streams' read limits are not modelled
+
+    def behind(self, shard, position) -> bool:
+        return position < len(self._items(shard)[0])
+
+    def closed(self, shard) -> bool:
+        return False  # one shard per table that never closes (see the module docstring)
+
+    def lineage(self) -> dict:
+        return {shard: () for shard in self.shards()}
 
     def _record(self, shard, raw):
         change = dict(raw["dynamodb"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from esmlab.course.checks import Check, failed, passed
 from esmlab.course.scenarios import batching
-from esmlab.limits import MESSAGES, PAYLOAD_LIMIT_BYTES
+from esmlab.limits import KINESIS_QUOTAS, MESSAGES, PAYLOAD_LIMIT_BYTES
 
 INVOCATION_DOCS = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html"
 SQS_PARAMS = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html"
@@ -32,7 +32,10 @@ EX1_SEEDS = (0, 1, 2, 3)
 #: Exercise 3: the two runs whose batch sizes the learner predicts.
 EX3_WINDOW_ZERO = {"batch_size": 10, "window": 0, "arrival_rate": 1 / 3, "minutes": 0.5,
                    "arrivals": "even"}
-EX3_LARGE = {"source": "kinesis", "batch_size": 100, "window": 0, "arrival_rate": 30,
+#: (b): a shard takes 1 MB a second, so the 30 records of the burst reach the stream about two
+#: a second (the producer retries the refused ones); the 60 s window keeps a batch open while
+#: they arrive, and the 6 MB cap closes it first.
+EX3_LARGE = {"source": "kinesis", "batch_size": 100, "window": 60, "arrival_rate": 30,
              "minutes": 1 / 60, "arrivals": "burst", "message_bytes": 500_000}
 
 
@@ -279,13 +282,17 @@ def predicted_batches(window_zero, large_records) -> Check:
             "never reached: a batch closes before its payload would pass the 6 MB cap "
             f"({PAYLOAD_LIMIT_BYTES:,} bytes). In a Kinesis event, data is base64, so each "
             f"500,000-byte record takes about {per_record:,} bytes plus its metadata, and "
-            f"{PAYLOAD_LIMIT_BYTES:,} // {per_record:,} = {PAYLOAD_LIMIT_BYTES // per_record}."
+            f"{PAYLOAD_LIMIT_BYTES:,} // {per_record:,} = {PAYLOAD_LIMIT_BYTES // per_record}. "
+            "The shard accepts about two such records a second (1 MB/s), and the 60 s window "
+            "keeps the batch open while they arrive; what is left at the end waits for the "
+            f"window ({KINESIS_QUOTAS})."
         )
     biggest = max(b.bytes for b in result.batches)
     return passed(
         f"Both right: (a) {actual_zero} (window 0 never waits for BatchSize) and (b) "
-        f"{actual_large} (the 6 MB cap, not BatchSize, closed the first batches: the largest "
-        f"payload was {biggest:,} bytes of the {PAYLOAD_LIMIT_BYTES:,} allowed)."
+        f"{actual_large} (the 6 MB cap, not BatchSize or the window, closed the first batches: "
+        f"the largest payload was {biggest:,} bytes of the {PAYLOAD_LIMIT_BYTES:,} allowed; the "
+        "last records waited for the window)."
     )
 
 

@@ -261,8 +261,14 @@ def _simulate(batch_size, window, arrival_rate, source, minutes, seed, arrivals,
         if source == "kinesis":
 
             def send(index):
-                response = kinesis.put_record(StreamName="orders", PartitionKey=f"k{index}",
-                                              Data=_body(index, message_bytes).encode())
+                try:
+                    response = kinesis.put_record(StreamName="orders", PartitionKey=f"k{index}",
+                                                  Data=_body(index, message_bytes).encode())
+                except kinesis.exceptions.ProvisionedThroughputExceededException:
+                    # over the shard's 1 MB or 1,000 records a second: the producer tries again
+                    # a second later (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html)
+                    lab.clock.after(1.0, send, index)
+                    return
                 sent[response["SequenceNumber"]] = lab.now  # the number the function sees
         else:
             def send(index):
@@ -278,7 +284,7 @@ def _simulate(batch_size, window, arrival_rate, source, minutes, seed, arrivals,
         first_start: dict[str, float] = {}
         for _ in range(20):  # a backlog can outlast the arrivals; give it time to drain
             first_start = _first_starts(lab)
-            if len(first_start) >= len(sent):
+            if len(sent) == len(times) and len(first_start) >= len(sent):
                 break
             horizon += 60
             lab.run(until=horizon)
