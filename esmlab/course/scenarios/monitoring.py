@@ -83,7 +83,9 @@ FIX_OF = {"poison": "dlq", "slow": "concurrency", "throttled": "reserved",
           "blocked": "retry_limit", "healthy": "nothing"}
 #: Exercise 3's anonymous pipelines and what each one has (the learner sees only the dashboards).
 SICK = {"P1": "throttled", "P2": "blocked", "P3": "healthy", "P4": "poison", "P5": "slow"}
-COLOURS = ("#1f77b4", "#d62728", "#e66100", "#4d4d4d")
+COLOURS = ("#1f77b4", "#e66100", "#4d4d4d", "#d62728")
+#: Errors red and throttles orange on every dashboard; the rest takes COLOURS in turn.
+METRIC_COLOURS = {"Errors": "#d62728", "Throttles": "#e66100"}
 STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "d"))
 
 
@@ -163,9 +165,10 @@ def _quiet_run(lab, until):
 
 def _function_panels(function, stream=False):
     f = {"FunctionName": function}
-    panels = [("Invocations, errors, throttles (per minute)",
-               [("AWS/Lambda", "Invocations", f, "Sum"), ("AWS/Lambda", "Errors", f, "Sum"),
-                ("AWS/Lambda", "Throttles", f, "Sum")]),
+    # errors apart from invocations: 2 errors a minute must not vanish under 30 invocations
+    panels = [("Invocations (per minute)", [("AWS/Lambda", "Invocations", f, "Sum")]),
+              ("Errors and throttles (per minute)",
+               [("AWS/Lambda", "Errors", f, "Sum"), ("AWS/Lambda", "Throttles", f, "Sum")]),
               ("Concurrent executions", [("AWS/Lambda", "ConcurrentExecutions", f, "Maximum")])]
     if stream:
         panels.insert(0, ("Iterator age (ms)", [("AWS/Lambda", "IteratorAge", f, "Maximum")]))
@@ -490,9 +493,10 @@ def draw(board: Dashboard, width: float = 7.0):
         ax = axes[k // 2][k % 2]
         for j, line in enumerate(lines):
             style, marker = STYLES[j % len(STYLES)]
-            ax.plot(line.minutes, line.values, color=COLOURS[j % len(COLOURS)], linestyle=style,
-                    marker=marker, markersize=3.5, linewidth=1.6,
-                    label=line.label.split(" (")[0])
+            name = line.label.split(" (")[0]
+            ax.plot(line.minutes, line.values, linestyle=style, marker=marker, markersize=3.5,
+                    color=METRIC_COLOURS.get(name, COLOURS[j % len(COLOURS)]), linewidth=1.6,
+                    label=name)
         if not any(line.values for line in lines):
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center",
                     fontsize=9, color="#777777")
@@ -516,6 +520,6 @@ def draw(board: Dashboard, width: float = 7.0):
     figure.suptitle(board.title, fontsize=10)
     # fixed margins rather than tight_layout, which costs a widget a tenth of a second a redraw
     height = figure.get_figheight()
-    figure.subplots_adjust(left=0.09, right=0.985, bottom=0.45 / height, top=1 - 0.55 / height,
+    figure.subplots_adjust(left=0.09, right=0.985, bottom=0.45 / height, top=1 - 0.7 / height,
                            wspace=0.22, hspace=0.42)
     return figure
