@@ -84,9 +84,12 @@ def backlog_query(queries) -> Check:
                       "unique Id starting with a lower-case letter and a MetricStat with Metric "
                       f"(Namespace, MetricName, Dimensions), Period and Stat ({GET_METRIC_DATA}).")
     found = {}
-    for q, result in zip(queries, run.results, strict=False):
+    by_id = {r.get("Id"): r for r in run.results}
+    for q in queries:
+        if "MetricStat" not in q:
+            continue  # an expression: it shows what the metrics it uses show
         ns, name, dims, stat = _metric(q)
-        values = list(result.get("Values", []))
+        values = list(by_id.get(q.get("Id"), {}).get("Values", []))
         if not values:
             why = ""
             if ns not in (None, "AWS/SQS"):
