@@ -17,6 +17,8 @@ built from the repository:
   and lab 06, with exercise 1 right, exercise 2 wrong (one shard) and exercise 3 untouched;
   and lab 07, with exercise 1 right, exercise 2 wrong (no sqs:SendMessage for the destination)
   and exercise 3 untouched;
+  and lab 08, with exercise 1 right, exercise 2 wrong (the Kinesis metric on a DynamoDB
+  stream, E37) and exercise 3 untouched;
   and lab 09, with exercise 1 right, exercise 2 wrong (no attribute type) and exercise 3
   untouched;
   and lab 10, with exercise 1 right, exercise 2 wrong (Kinesis for table changes) and exercise 3
@@ -52,6 +54,7 @@ LAB04 = "04-sqs-errors"
 LAB05 = "05-stream-errors"
 LAB06 = "06-scaling"
 LAB09 = "09-filtering-windows"
+LAB08 = "08-monitoring"
 LAB10 = "10-choosing"
 LAB07 = "07-iam"
 WRONG_COUNT = 'empty_receives = len(events2[events2["kind"] == "poll"])  # every poll, all 120 s'
@@ -154,6 +157,26 @@ def partial_filtering_submission() -> nbformat.NotebookNode:
     return lab
 
 
+def partial_monitoring_submission() -> nbformat.NotebookNode:
+    """Lab 08 half right: exercise 1 right, exercise 2 alarms on the Kinesis metric for a
+    DynamoDB stream (wrong, E37), exercise 3 left untouched."""
+    lab = nbformat.read(ROOT / "labs" / f"{LAB08}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in lab.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers["ex1-answer"].source = (
+        "ex1_queries = [mon.metric_query(id_, 'AWS/SQS', name, {'QueueName': 'orders'}, 'Maximum')\n"
+        "               for id_, name in (('depth', 'ApproximateNumberOfMessagesVisible'),\n"
+        "                                 ('age', 'ApproximateAgeOfOldestMessage'))]")
+    answers["ex2-answer"].source = (
+        'ex2_alarm = {"AlarmName": "lag", "Namespace": "AWS/Kinesis",\n'
+        '             "MetricName": "GetRecords.IteratorAgeMilliseconds",\n'
+        '             "Dimensions": [{"Name": "StreamName", "Value": "accounts"}],\n'
+        '             "Statistic": "Maximum", "Period": 60, "EvaluationPeriods": 1,\n'
+        '             "Threshold": 60000, "ComparisonOperator": "GreaterThanThreshold",\n'
+        '             "AlarmActions": [mon.TOPIC_ARN]}')
+    return lab
+
+
 def partial_choosing_submission() -> nbformat.NotebookNode:
     """Lab 10 half right: exercise 1 right, exercise 2 a Kinesis stream for a table's changes
     (wrong), exercise 3 left untouched."""
@@ -198,6 +221,7 @@ def graded(tmp_path_factory, request):
     nbformat.write(partial_stream_errors_submission(),
                    submissions / "partial" / f"{LAB05}.ipynb")
     nbformat.write(partial_filtering_submission(), submissions / "partial" / f"{LAB09}.ipynb")
+    nbformat.write(partial_monitoring_submission(), submissions / "partial" / f"{LAB08}.ipynb")
     nbformat.write(partial_choosing_submission(), submissions / "partial" / f"{LAB10}.ipynb")
     nbformat.write(partial_scaling_submission(), submissions / "partial" / f"{LAB06}.ipynb")
     nbformat.write(partial_iam_submission(), submissions / "partial" / f"{LAB07}.ipynb")
@@ -299,16 +323,18 @@ def test_a_partly_right_submission_scores_in_between(graded):
             row["05/total"]) == ("4", "0", "0", "4")
     assert (row["09/ex1-check"], row["09/ex2-check"], row["09/ex3-check"],
             row["09/total"]) == ("3", "0", "0", "3")
-    assert (row["07/ex1-check"], row["07/ex2-check"], row["07/ex3-check"],
-            row["07/total"]) == ("3", "0", "0", "3")
-    assert (row["10/ex1-check"], row["10/ex2-check"], row["10/ex3-check"],
-            row["10/total"]) == ("3", "0", "0", "3")
     assert (row["06/ex1-check"], row["06/ex2-check"], row["06/ex3-check"],
             row["06/total"]) == ("4", "0", "0", "4")
-    # 2 (lab 00) + 3 (lab 03) + 5 (lab 04) + 4 (lab 05) + 4 (lab 06) + 3 (lab 07) + 3 (lab 09)
-    # + 3 (lab 10)
-    assert row["total"] == "27"
-    partial = (LAB00, LAB03, LAB04, LAB05, LAB06, LAB07, LAB09, LAB10)
+    assert (row["07/ex1-check"], row["07/ex2-check"], row["07/ex3-check"],
+            row["07/total"]) == ("3", "0", "0", "3")
+    assert (row["08/ex1-check"], row["08/ex2-check"], row["08/ex3-check"],
+            row["08/total"]) == ("3", "0", "0", "3")
+    assert (row["10/ex1-check"], row["10/ex2-check"], row["10/ex3-check"],
+            row["10/total"]) == ("3", "0", "0", "3")
+    # 2 (lab 00) + 3 (lab 03) + 5 (lab 04) + 4 (lab 05) + 4 (lab 06) + 3 (lab 07) + 3 (lab 08)
+    # + 3 (lab 09) + 3 (lab 10)
+    assert row["total"] == "30"
+    partial = (LAB00, LAB03, LAB04, LAB05, LAB06, LAB07, LAB08, LAB09, LAB10)
     for lab in (p.stem for p in SOLUTIONS if p.stem not in partial):
         found = grading.exercises(ROOT / "solutions" / f"{lab}.ipynb")
         assert all(row[e.column] == "" for e in found)
@@ -337,6 +363,13 @@ def test_the_half_right_filtering_feedback_teaches(graded):
     assert "held-out messages" in html  # exercise 1's check passed
     assert "without the attribute type" in html  # exercise 2's check says what is wrong
     assert "ex3_handler is not defined yet" in html
+    assert "Score: 3.0 / 10.0" in html
+
+
+def test_the_half_right_monitoring_feedback_teaches(graded):
+    html = (graded["feedback"] / "partial" / f"{LAB08}.html").read_text(encoding="utf-8")
+    assert "Depth and age of oldest message are the two metrics" in html  # exercise 1 passed
+    assert "no iterator-age metric of its own (E37)" in html  # exercise 2 explains the erratum
     assert "Score: 3.0 / 10.0" in html
 
 
@@ -429,7 +462,8 @@ def test_every_graded_notebook_has_a_feedback_page(graded):
                       + [f"partial/{LAB00}.html", f"partial/{LAB03}.html",
                          f"partial/{LAB04}.html", f"partial/{LAB05}.html",
                          f"partial/{LAB06}.html", f"partial/{LAB07}.html",
-                         f"partial/{LAB09}.html", f"partial/{LAB10}.html"])
+                         f"partial/{LAB08}.html", f"partial/{LAB09}.html",
+                         f"partial/{LAB10}.html"])
     assert pages == expected
 
 
