@@ -121,6 +121,19 @@ def test_what_cannot_be_evaluated_is_refused(env, extra):
     assert cw.describe_alarms()["MetricAlarms"] == []
 
 
+@pytest.mark.parametrize("operator", ["Bigger", "GreaterThanUpperThreshold"])
+def test_an_operator_it_cannot_evaluate_is_refused_at_the_call(env, operator):
+    cw = env.lab.client("cloudwatch")
+    with pytest.raises(ClientError) as error:
+        cw.put_metric_alarm(AlarmName="x", Namespace="AWS/Lambda", MetricName="Errors",
+                            Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+                            ComparisonOperator=operator)
+    assert error.value.response["Error"]["Code"] == "ValidationError"
+    assert repr(operator) in error.value.response["Error"]["Message"]
+    assert cw.describe_alarms()["MetricAlarms"] == []
+    env.lab.run(until=120)  # and nothing fails later, inside lab.run
+
+
 def test_updating_an_alarm_keeps_its_state(env):
     cw = env.lab.client("cloudwatch")
     failing_pipeline(env)

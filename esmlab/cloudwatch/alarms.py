@@ -53,6 +53,14 @@ UNSUPPORTED = {
 #: stamped at its start and stored when it ends (at most 900 s later, plus a minute's flush).
 LATEST_ARRIVAL = dt.timedelta(seconds=900 + 2 * 60)
 
+#: AWS's ComparisonOperator enum also has three anomaly detection operators, which need a band
+#: this simulator does not evaluate; anything else is not an operator at all.
+BAD_OPERATOR = ("[esmlab] ComparisonOperator {value!r} is not one of "
+                "GreaterThanThreshold, GreaterThanOrEqualToThreshold, LessThanThreshold, "
+                "LessThanOrEqualToThreshold (https://docs.aws.amazon.com/AmazonCloudWatch/latest/"
+                "APIReference/API_PutMetricAlarm.html; the anomaly detection operators are not "
+                "evaluated by this simulator).")
+
 HIGH_RESOLUTION = ("[esmlab] Period {period} is not a whole number of minutes: the simulator "
                    "publishes metrics at 1-minute resolution, so use a Period of 60 seconds or a "
                    "multiple of 60.")
@@ -110,6 +118,9 @@ class Alarms:
             for key, message in UNSUPPORTED.items():
                 if params.get(key):
                     return _error(message)
+            if params.get("ComparisonOperator") not in COMPARISONS:
+                # checked at the call: an unknown operator used to fail later, inside lab.run
+                return _error(BAD_OPERATOR.format(value=params.get("ComparisonOperator")))
             if params.get("Period") and params["Period"] % 60:
                 return _error(HIGH_RESOLUTION.format(period=params["Period"]))
             old = self.publisher.backend().alarms.get(params.get("AlarmName"))
