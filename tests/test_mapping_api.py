@@ -220,6 +220,19 @@ def test_a_closed_lab_client_never_reaches_aws(env):
         sqs.list_queues()
 
 
+def test_a_plain_moto_test_after_a_lab_still_works(env):
+    """A practitioner's suite loads esmlab's plugin beside its own moto tests: once the Lab is
+    closed, a plain mock_aws() with the usual fake keys must answer, not be refused."""
+    import boto3
+    from moto import mock_aws
+
+    env.lab.close()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="testing",
+                           aws_secret_access_key="testing")
+        assert sqs.create_queue(QueueName="plain")["QueueUrl"].endswith("/plain")
+
+
 def test_a_closed_lab_client_cannot_reach_the_next_lab(env):
     from esmlab import Lab
 
