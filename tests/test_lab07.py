@@ -103,7 +103,7 @@ def test_bad_arguments_name_the_argument():
     with pytest.raises(ValueError, match="resource 'table' is for source 'dynamodb'"):
         iam.creation("sqs", resource="table")
     with pytest.raises(ValueError, match="drop must be one of"):
-        iam.creation("dynamodb", drop="dynamodb:ListShards")  # E35: no such action
+        iam.creation("dynamodb", drop="dynamodb:ListShards")  # E35: no such action (myth)
     with pytest.raises(ValueError, match="fix_at must be None or a time after"):
         iam.stalled(deny_at=100, fix_at=50)
     with pytest.raises(ValueError, match="denied must be one of"):
@@ -164,11 +164,11 @@ def test_exercise2_passes_least_privilege_and_names_what_is_wrong():
 
     def extra(t, d):
         policy = good_policy(t, d)
-        policy["Statement"][0]["Action"] = [*STREAM_ACTIONS, "dynamodb:ListShards"]  # E35
+        policy["Statement"][0]["Action"] = [*STREAM_ACTIONS, "dynamodb:ListShards"]  # E35, a myth
         return policy
 
     check = lab07.least_privilege(extra)
-    assert not check and "works without dynamodb:ListShards" in check.message
+    assert not check and "works without dynamodb:ListShards" in check.message  # myth
     assert "there is no such action" in check.message  # E35
 
     def all_sqs(t, d):

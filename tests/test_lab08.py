@@ -153,7 +153,7 @@ def test_ex2_kinesis_metric_on_a_dynamodb_stream_is_e37():
     check = lab08.lag_alarm(dict(ALARM, Namespace="AWS/Kinesis",
                                  MetricName="GetRecords.IteratorAgeMilliseconds"))
     assert not check.passed and "E37" in check.message
-    check = lab08.lag_alarm(dict(ALARM, MetricName="Lambda.OffendingProcessIdentifier"))
+    check = lab08.lag_alarm(dict(ALARM, MetricName="Lambda.OffendingProcessIdentifier"))  # myth
     assert not check.passed and "E38" in check.message
 
 

@@ -188,7 +188,7 @@ def least_privilege(make_policy) -> Check:
             trial = iam.pipeline(lambda t, d, smaller=smaller: smaller)
             if trial.works and action.lower() == "dynamodb:listshards":
                 return failed(
-                    "It works, but it works without dynamodb:ListShards too: there is no such "
+                    "It works, but it works without dynamodb:ListShards too (a myth): there is no such "
                     "action. The DynamoDB Streams API has four operations, DescribeStream, "
                     "GetRecords, GetShardIterator and ListStreams, and those are the four "
                     "actions (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/"

@@ -34,9 +34,9 @@ NOT_METRICS = {
                     "of each message, not a CloudWatch metric (E36)",
     "ApproximateReceiveCount": "ApproximateReceiveCount is an attribute of each message, not a "
                                "CloudWatch metric (E36)",
-    "Lambda.OffendingProcessIdentifier": "there is no metric Lambda.OffendingProcessIdentifier "
+    "Lambda.OffendingProcessIdentifier": "there is no metric Lambda.OffendingProcessIdentifier (a myth) "
                                          "(E38)",
-    "OffendingProcessIdentifier": "there is no metric Lambda.OffendingProcessIdentifier (E38)",
+    "OffendingProcessIdentifier": "there is no metric Lambda.OffendingProcessIdentifier (a myth, E38)",
 }
 
 

@@ -55,7 +55,7 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
 #: The actions a mapping needs on its source, as AWS lists them: SQS (services-sqs-configure),
 #: Kinesis (services-kinesis-create: SubscribeToShard is for enhanced fan-out consumers; the
 #: console also uses ListStreams), DynamoDB Streams (iam-policy-example-lamda-process-dynamodb-streams:
-#: there is no dynamodb:ListShards).
+#: there is no dynamodb:ListShards, a myth).
 LEAST = {
     "sqs": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
     "kinesis": ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
