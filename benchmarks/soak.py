@@ -28,6 +28,11 @@ for ever (no DLQ), as SQS would do. Scenarios now keep AWS's advice of a visibil
 least 6 x the function timeout; the figures above are from the generator before that change.
 With the new generator: 30 scenarios per source (seeds 0-29) and 60 more SQS scenarios (seeds
 470-529), 0 violations.
+
+On main after the merges of 2026-12-02 (provisioned mode, run-time IAM, best-effort delivery,
+shard throughput and resharding all in), new generator, one process beside other work:
+1,000 scenarios per source (seeds 1000-1074, 2000-2149 and 3000-3774), 0 with violations
+(the last 775 per source took 176 s sqs, 172 s fifo, 200 s kinesis, 196 s dynamodb).
 """
 
 from __future__ import annotations
