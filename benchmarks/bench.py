@@ -469,6 +469,28 @@ def stream_result(name, lab, uuid, records, t0, cpu0, t_setup, t_written, draine
     }
 
 
+def write_retrying(lab, kinesis, records, keys, after_call):
+    """Write ``records`` to the "clicks" stream, 500 a put_records call. A shard takes 1,000
+    records a second, so refused entries are sent again, in order, a simulated second later.
+    ``after_call(response, written so far)`` runs after every call. Returns (calls, refused)."""
+    pending = [{"Data": json.dumps({"i": i}).encode(), "PartitionKey": f"user-{i % keys}"}
+               for i in range(records)]
+    calls = throttled = written = 0
+    while pending:
+        entries, pending = pending[:500], pending[500:]
+        response = kinesis.put_records(StreamName="clicks", Records=entries)
+        calls += 1
+        failed = [e for e, r in zip(entries, response["Records"], strict=True)
+                  if "ErrorCode" in r]
+        written += len(entries) - len(failed)
+        if failed:
+            throttled += len(failed)
+            pending = failed + pending
+            lab.run(until=lab.now + 1)
+        after_call(response, written)
+    return calls, throttled
+
+
 def scenario_d(records, shards=4, keys=1_000, pf=5):
     """Kinesis: a backlog of ``records`` written with put_records before the mapping."""
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -479,22 +501,14 @@ def scenario_d(records, shards=4, keys=1_000, pf=5):
             "StreamDescriptionSummary"]["StreamARN"]
         lab.function("consumer", lambda event, context: None, timeout=10, duration=0.05)
         t_setup = time.perf_counter()
-        per_shard, calls, throttled = {}, 0, 0
-        pending = [{"Data": json.dumps({"i": i}).encode(), "PartitionKey": f"user-{i % keys}"}
-                   for i in range(records)]
-        while pending:  # a shard takes 1,000 records a second: retry the refused ones later
-            entries, pending = pending[:500], pending[500:]
-            response = kinesis.put_records(StreamName="clicks", Records=entries)
-            calls += 1
-            failed = [e for e, r in zip(entries, response["Records"], strict=True)
-                      if "ErrorCode" in r]
+        per_shard = {}
+
+        def count_shards(response, _written):
             for entry in response["Records"]:
                 if "ShardId" in entry:
                     per_shard[entry["ShardId"]] = per_shard.get(entry["ShardId"], 0) + 1
-            if failed:
-                throttled += len(failed)
-                pending = failed + pending
-                lab.run(until=lab.now + 1)
+
+        calls, throttled = write_retrying(lab, kinesis, records, keys, count_shards)
         written_at = lab.now
         t_written = time.perf_counter()
         uuid = lam.create_event_source_mapping(
@@ -525,25 +539,17 @@ def scenario_live(name, records, shards=4, keys=1_000, pf=5, reshard_to=None):
         )["UUID"]
         lab.run(until=2.0)  # Enabled
         t_setup = time.perf_counter()
-        pending = [{"Data": json.dumps({"i": i}).encode(), "PartitionKey": f"user-{i % keys}"}
-                   for i in range(records)]
-        calls = throttled = written = 0
         resharded_at = None
-        while pending:
-            entries, pending = pending[:500], pending[500:]
-            response = kinesis.put_records(StreamName="clicks", Records=entries)
-            calls += 1
-            failed = [e for e, r in zip(entries, response["Records"], strict=True)
-                      if "ErrorCode" in r]
-            written += len(entries) - len(failed)
-            if failed:
-                throttled += len(failed)
-                pending = failed + pending
-                lab.run(until=lab.now + 1)  # the mapping reads meanwhile
+
+        def reshard_halfway(_response, written):
+            nonlocal resharded_at
             if reshard_to and resharded_at is None and written >= records // 2:
                 kinesis.update_shard_count(StreamName="clicks", TargetShardCount=reshard_to,
                                            ScalingType="UNIFORM_SCALING")
                 resharded_at = lab.now
+
+        # the mapping reads while the writer waits for the shards to take more
+        calls, throttled = write_retrying(lab, kinesis, records, keys, reshard_halfway)
         written_at = lab.now
         t_written = time.perf_counter()
         drained = run_until_processed(lab, uuid, records)
